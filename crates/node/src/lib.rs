@@ -1,0 +1,7 @@
+//! napi-rs bindings of `rl-core`: type conversion and error mapping only.
+//!
+//! Every function is marked `catch_unwind` so that a Rust panic becomes a JavaScript
+//! error instead of aborting the Node process.
+
+mod advantages;
+mod errors;

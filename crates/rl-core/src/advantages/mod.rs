@@ -1,0 +1,16 @@
+//! Advantage estimators (ALGORITHMS.md sections 1 and 2) over flat buffers.
+//!
+//! Every kernel takes many trajectories or groups at once, laid out back to back in one
+//! buffer, so that one call from JavaScript does a large amount of work.
+
+mod gae;
+mod group;
+mod layout;
+mod running;
+mod whiten;
+
+pub use gae::{compute_gae, GaeInput, GaeOutput};
+pub use group::{group_advantages, Estimator, GroupInput, GroupLayout, Scale};
+pub use layout::validate_offsets;
+pub use running::RunningMeanStd;
+pub use whiten::{whiten, WHITEN_EPS};

@@ -1,0 +1,9 @@
+//! The RL math of stateset-agents, independent of any JavaScript runtime.
+//!
+//! `advantages`: GAE and group-relative estimators over flat buffers holding many
+//! trajectories or groups at once (ALGORITHMS.md sections 1 and 2).
+
+pub mod advantages;
+pub mod error;
+
+pub use error::{CoreError, ErrorCode};

@@ -1,0 +1,26 @@
+/**
+ * The one error type of the project. `code` is stable (tests and callers branch on it);
+ * `message` says what was wrong and what to do.
+ */
+export type ErrorCode =
+  | 'ERR_LENGTH_MISMATCH'
+  | 'ERR_INVALID_OFFSETS'
+  | 'ERR_INVALID_PARAMETER'
+  | 'ERR_INVALID_GROUPS'
+  | 'ERR_INVALID_ARGUMENT'
+  | 'ERR_NATIVE_PANIC'
+  | 'ERR_NATIVE_MISSING';
+
+export class StatesetError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StatesetError';
+    this.code = code;
+  }
+}
+
+export function fail(code: ErrorCode, message: string): never {
+  throw new StatesetError(code, message);
+}

@@ -1,0 +1,13 @@
+/** stateset-agents: train multi-turn conversational agents with reinforcement learning. */
+export { StatesetError, type ErrorCode } from './core/errors.js';
+export { computeGae, groupAdvantages, whiten, nativeKernels, NATIVE_MIN_ELEMENTS } from './algorithms/advantages.js';
+export { RunningMeanStd, type RunningMeanStdState } from './algorithms/running.js';
+export * as reference from './algorithms/reference/index.js';
+export type {
+  Estimator,
+  GaeOptions,
+  GaeResult,
+  GroupAdvantageOptions,
+  Mask,
+  Scale,
+} from './algorithms/types.js';

@@ -1,0 +1,80 @@
+/**
+ * Loads the Rust core (native/stateset.node). Nothing else imports the addon directly:
+ * every call goes through `callNative`, which turns native errors into StatesetError.
+ */
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { StatesetError, type ErrorCode } from './core/errors.js';
+
+/** The functions the addon exports (crates/node/src). */
+export interface NativeCore {
+  computeGae(
+    rewards: Float32Array,
+    values: Float32Array,
+    dones: Uint8Array | undefined,
+    mask: Uint8Array | undefined,
+    offsets: Int32Array | undefined,
+    bootstrap: Float32Array | undefined,
+    gamma: number,
+    lambda: number,
+    whiten: boolean,
+  ): { advantages: Float32Array; returns: Float32Array };
+  groupAdvantages(
+    rewards: Float32Array,
+    groupSize: number | undefined,
+    groupIds: Int32Array | undefined,
+    estimator: string,
+    scale: string,
+    eps: number,
+  ): Float32Array;
+  whiten(values: Float32Array, mask: Uint8Array | undefined): Float32Array;
+  runningStats(values: Float32Array): Float64Array;
+  __panicForTests(): void;
+}
+
+// The native thread pool reads this once, at load. Training awaits native work, so the
+// JavaScript thread is idle meanwhile and every core can compute; users who run other
+// work beside training can lower it.
+process.env.RAYON_NUM_THREADS ??= String(availableParallelism());
+
+const addonPath = join(dirname(fileURLToPath(import.meta.url)), '..', 'native', 'stateset.node');
+
+function loadAddon(): NativeCore {
+  try {
+    return createRequire(import.meta.url)(addonPath) as NativeCore;
+  } catch (cause) {
+    throw new StatesetError(
+      'ERR_NATIVE_MISSING',
+      `the native core could not be loaded from ${addonPath}: ${(cause as Error).message}. ` +
+        'Build it with `npm run build` (needs Rust: https://rustup.rs).',
+      { cause },
+    );
+  }
+}
+
+export const native: NativeCore = loadAddon();
+
+const CODED = /^\[(ERR_[A-Z_]+)\] ([\s\S]*)$/;
+
+/** Runs a native call; errors come back as StatesetError with the core's code. */
+export function callNative<T>(call: () => T): T {
+  try {
+    return call();
+  } catch (err) {
+    throw toStatesetError(err);
+  }
+}
+
+export function toStatesetError(err: unknown): StatesetError {
+  if (err instanceof StatesetError) return err;
+  const e = err as Error & { code?: string };
+  const coded = CODED.exec(e?.message ?? '');
+  if (coded) return new StatesetError(coded[1] as ErrorCode, coded[2], { cause: err });
+  // Status GenericFailure comes only from a caught panic: the core's own errors are coded.
+  if (e?.code === 'GenericFailure') {
+    return new StatesetError('ERR_NATIVE_PANIC', `the native core panicked: ${e.message}. This is a bug; please report it.`, { cause: err });
+  }
+  return new StatesetError('ERR_INVALID_ARGUMENT', e?.message ?? String(err), { cause: err });
+}
