@@ -15,6 +15,8 @@ pub enum ErrorCode {
     InvalidGroups,
     /// Any other malformed argument.
     InvalidArgument,
+    /// A model folder or file is missing, corrupt, or describes something unsupported.
+    InvalidModel,
 }
 
 impl ErrorCode {
@@ -25,6 +27,7 @@ impl ErrorCode {
             ErrorCode::InvalidParameter => "ERR_INVALID_PARAMETER",
             ErrorCode::InvalidGroups => "ERR_INVALID_GROUPS",
             ErrorCode::InvalidArgument => "ERR_INVALID_ARGUMENT",
+            ErrorCode::InvalidModel => "ERR_INVALID_MODEL",
         }
     }
 }

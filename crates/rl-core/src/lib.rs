@@ -2,8 +2,10 @@
 //!
 //! `advantages`: GAE and group-relative estimators over flat buffers holding many
 //! trajectories or groups at once (ALGORITHMS.md sections 1 and 2).
+//! `model`: decoder language models (configuration, weights, forward passes).
 
 pub mod advantages;
 pub mod error;
+pub mod model;
 
 pub use error::{CoreError, ErrorCode};

@@ -1,0 +1,5 @@
+//! Decoder language models: configuration, weights, forward passes.
+
+pub mod config;
+
+pub use config::{Architecture, ModelConfig, RopeScaling};
