@@ -10,7 +10,15 @@ export type ErrorCode =
   | 'ERR_INVALID_ARGUMENT'
   | 'ERR_INVALID_MODEL'
   | 'ERR_NATIVE_PANIC'
-  | 'ERR_NATIVE_MISSING';
+  | 'ERR_NATIVE_MISSING'
+  | 'ERR_INVALID_CONFIG'
+  | 'ERR_INVALID_MESSAGES'
+  | 'ERR_CHAT_TEMPLATE'
+  | 'ERR_INVALID_TOOL'
+  | 'ERR_INVALID_DATASET'
+  | 'ERR_INVALID_REWARD'
+  | 'ERR_ENVIRONMENT'
+  | 'ERR_ENDPOINT';
 
 export class StatesetError extends Error {
   readonly code: ErrorCode;

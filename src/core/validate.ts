@@ -1,0 +1,13 @@
+/** Zod validation that fails with a StatesetError naming every offending field. */
+import type { z } from 'zod';
+import { StatesetError, type ErrorCode } from './errors.js';
+
+export function parseWith<S extends z.ZodType>(schema: S, value: unknown, code: ErrorCode, what: string): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const path = issue.path.length ? `${what}.${issue.path.join('.')}` : what;
+    return `${path}: ${issue.message}`;
+  });
+  throw new StatesetError(code, `invalid ${what}: ${problems.join('; ')}`, { cause: result.error });
+}
