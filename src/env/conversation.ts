@@ -6,7 +6,8 @@
 import { hermesToolCalls, type ToolCallFormat } from '../agent/tool-calls.js';
 import { StatesetError } from '../core/errors.js';
 import type { Message } from '../core/messages.js';
-import type { Environment, EnvironmentStart, EnvironmentStep, ToolCallRecord } from './environment.js';
+import type { ToolCallRecord } from '../core/episode.js';
+import type { Environment, EnvironmentStart, EnvironmentStep } from './environment.js';
 import type { ConversationScenario } from './scenario.js';
 import { describeTool, runToolCall, type Tool } from './tools.js';
 import { scriptedUser, type UserSimulator } from './users.js';

@@ -3,6 +3,7 @@
  * scenario; `step` receives each assistant message and answers with the user's or the
  * tools' reply, an optional reward for that turn, and whether the episode is over.
  */
+import type { ToolCallRecord } from '../core/episode.js';
 import type { Message } from '../core/messages.js';
 import type { TemplateTool } from '../agent/chat-template.js';
 
@@ -12,13 +13,6 @@ export interface EnvironmentStart<State> {
   messages: Message[];
   /** Tools the model may call in this episode, described for the chat template. */
   tools?: TemplateTool[];
-}
-
-/** How one tool call went (kept on the turn, read by rewards such as toolSuccess). */
-export interface ToolCallRecord {
-  name: string;
-  ok: boolean;
-  error?: string;
 }
 
 export interface EnvironmentStep<State> {
