@@ -102,9 +102,10 @@ export class Agent {
 
   /**
    * The reply's text, piece by piece. Generation runs in chunks of STREAM_CHUNK_TOKENS;
-   * a piece is held back while it ends inside a multi-byte character.
+   * a piece is held back while it ends inside a multi-byte character. The generator's
+   * return value is the finish reason.
    */
-  async *stream(messages: Message[], options: RespondOptions = {}): AsyncGenerator<string> {
+  async *stream(messages: Message[], options: RespondOptions = {}): AsyncGenerator<string, 'stop' | 'length'> {
     const generation = this.generationFor(options.generation);
     let context = this.encodePrompt(checkMessages(messages), options.tools);
     const produced: number[] = [];
@@ -121,8 +122,9 @@ export class Agent {
         yield settled.slice(shown.length);
         shown = settled;
       }
-      if (done) return;
+      if (done) return 'stop';
     }
+    return 'length';
   }
 }
 

@@ -11,3 +11,9 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown, code: 
   });
   throw new StatesetError(code, `invalid ${what}: ${problems.join('; ')}`, { cause: result.error });
 }
+
+/** `value` itself when it is an integer >= 1; `name` says where it came from in the message. */
+export function positiveInteger(name: string, value: number, code: ErrorCode): number {
+  if (!Number.isInteger(value) || value < 1) throw new StatesetError(code, `${name} must be a positive integer, got ${value}.`);
+  return value;
+}

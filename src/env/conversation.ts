@@ -6,6 +6,7 @@
 import { hermesToolCalls, type ToolCallFormat } from '../agent/tool-calls.js';
 import { StatesetError } from '../core/errors.js';
 import type { Message } from '../core/messages.js';
+import { positiveInteger } from '../core/validate.js';
 import type { ToolCallRecord } from '../core/episode.js';
 import type { Environment, EnvironmentStart, EnvironmentStep } from './environment.js';
 import type { ConversationScenario } from './scenario.js';
@@ -56,8 +57,8 @@ export class ConversationEnvironment implements Environment<ConversationScenario
 
   constructor(private readonly options: ConversationEnvironmentOptions = {}) {
     this.user = options.user ?? scriptedUser();
-    this.maxTurns = positiveInt('maxTurns', options.maxTurns ?? 4);
-    this.maxToolCallsPerTurn = positiveInt('maxToolCallsPerTurn', options.maxToolCallsPerTurn ?? 4);
+    this.maxTurns = positiveInteger('ConversationEnvironment.maxTurns', options.maxTurns ?? 4, 'ERR_INVALID_CONFIG');
+    this.maxToolCallsPerTurn = positiveInteger('ConversationEnvironment.maxToolCallsPerTurn', options.maxToolCallsPerTurn ?? 4, 'ERR_INVALID_CONFIG');
     this.toolCallFormat = options.toolCallFormat ?? hermesToolCalls;
     this.tools = new Map((options.tools ?? []).map((t) => [t.name, t]));
     if (this.tools.size !== (options.tools ?? []).length) {
@@ -131,11 +132,4 @@ export class ConversationEnvironment implements Environment<ConversationScenario
       done: false,
     };
   }
-}
-
-function positiveInt(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new StatesetError('ERR_INVALID_CONFIG', `ConversationEnvironment.${name} must be a positive integer, got ${value}.`);
-  }
-  return value;
 }
