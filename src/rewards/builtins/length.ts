@@ -15,7 +15,10 @@ export function lengthPenalty(options: LengthPenaltyOptions): RewardFunction {
   const { targetTokens, coefficient = 1 } = options;
   if (!(targetTokens > 0)) throw new StatesetError('ERR_INVALID_REWARD', `lengthPenalty: targetTokens must be positive, got ${targetTokens}.`);
   if (!Number.isFinite(coefficient)) throw new StatesetError('ERR_INVALID_REWARD', 'lengthPenalty: coefficient must be a finite number.');
-  return perTurnReward('length_penalty', options, (turn) => (-coefficient * Math.max(0, turnLength(turn) - targetTokens)) / targetTokens);
+  return perTurnReward('length_penalty', options, (turn) => {
+    const excess = turnLength(turn) - targetTokens;
+    return excess > 0 ? (-coefficient * excess) / targetTokens : 0;
+  });
 }
 
 export interface OverlongOptions extends BuiltinOptions {
