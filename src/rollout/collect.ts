@@ -78,7 +78,11 @@ export async function collectRollouts<Scenario>(
     for (const episode of active.filter((e) => e.done)) {
       const group = finished[episode.group];
       group.push(episode);
-      if (group.length === groupSize) scoring.push(scoreGroup(group, options.rewards));
+      if (group.length === groupSize) {
+        const scored = scoreGroup(group, options.rewards);
+        scored.catch(() => {}); // awaited below; this only keeps Node from calling it unhandled meanwhile
+        scoring.push(scored);
+      }
     }
     active = active.filter((e) => !e.done);
   }
