@@ -6,6 +6,7 @@
 
 pub mod advantages;
 pub mod error;
+pub mod generate;
 pub mod model;
 
 pub use error::{CoreError, ErrorCode};

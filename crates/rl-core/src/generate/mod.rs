@@ -1,0 +1,3 @@
+//! Batched sampling from a decoder with a KV cache.
+
+pub mod kv_cache;
