@@ -8,5 +8,6 @@ pub mod advantages;
 pub mod error;
 pub mod generate;
 pub mod model;
+pub mod score;
 
 pub use error::{CoreError, ErrorCode};

@@ -47,6 +47,16 @@ impl KvCache {
         Ok((ck.narrow(2, 0, self.len + t)?, cv.narrow(2, 0, self.len + t)?))
     }
 
+    /// Keeps only the given rows (indices into the current batch).
+    pub fn keep_rows(&mut self, rows: &[usize]) -> Result<()> {
+        let index = Tensor::from_vec(rows.iter().map(|&r| r as u32).collect::<Vec<_>>(), rows.len(), &Device::Cpu)?;
+        for (k, v) in self.layers.iter_mut() {
+            *k = k.index_select(&index, 0)?;
+            *v = v.index_select(&index, 0)?;
+        }
+        Ok(())
+    }
+
     pub fn advance(&mut self, t: usize) {
         self.len += t;
     }

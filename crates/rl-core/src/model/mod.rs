@@ -9,6 +9,7 @@ pub mod gpt2;
 pub mod layers;
 pub mod llama;
 pub mod params;
+pub mod tokens;
 pub mod weights;
 
 #[cfg(test)]
