@@ -9,6 +9,7 @@ pub mod advantages;
 pub mod error;
 pub mod io;
 pub mod model;
+pub mod tiny;
 pub mod tokenizer;
 
 pub use error::{CoreError, ErrorCode};

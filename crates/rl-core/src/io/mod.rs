@@ -68,3 +68,6 @@ pub fn load_model(path: &Path) -> Result<LoadedModel> {
         )))
     }
 }
+
+#[cfg(test)]
+mod hf_tests;
