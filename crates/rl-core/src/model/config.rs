@@ -168,7 +168,7 @@ fn check_divides(hidden: usize, heads: usize, source: &str) -> Result<()> {
 }
 
 /// `eos_token_id` is a number or a list of numbers.
-fn token_ids(v: Option<&Value>) -> Vec<u32> {
+pub(crate) fn token_ids(v: Option<&Value>) -> Vec<u32> {
     match v {
         Some(Value::Number(n)) => n.as_u64().map(|x| vec![x as u32]).unwrap_or_default(),
         Some(Value::Array(a)) => a.iter().filter_map(Value::as_u64).map(|x| x as u32).collect(),
