@@ -11,3 +11,14 @@ export type {
   Mask,
   Scale,
 } from './algorithms/types.js';
+export { Model, loadModel, randomModel } from './model/model.js';
+export type {
+  Architecture,
+  Completion,
+  GenerateOptions,
+  GenerationDefaults,
+  LoadModelOptions,
+  ModelConfig,
+  ScoreOptions,
+  ScoreResult,
+} from './model/types.js';

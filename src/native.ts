@@ -8,6 +8,59 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { StatesetError, type ErrorCode } from './core/errors.js';
 
+/** The addon's model configuration (crates/node/src/model.rs). */
+export interface NativeModelConfig {
+  architecture: string;
+  vocabSize: number;
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  intermediateSize: number;
+  maxPositionEmbeddings: number;
+  numParameters: number;
+  tieWordEmbeddings: boolean;
+  bosToken?: string;
+  bosTokenId?: number;
+  eosTokens: string[];
+  eosTokenIds: number[];
+  padToken?: string;
+  padTokenId?: number;
+  chatTemplate?: string;
+  generation: { temperature?: number; topP?: number; topK?: number; repetitionPenalty?: number; maxNewTokens?: number };
+}
+
+export interface NativeGenerateOptions {
+  maxNewTokens: number;
+  temperature: number;
+  topP: number;
+  topK: number;
+  minP: number;
+  repetitionPenalty: number;
+  stopTokenIds: number[] | undefined;
+  seed: number;
+}
+
+export interface NativeScoreOptions {
+  start: number;
+  temperature: number;
+  entropy: boolean;
+}
+
+/** The addon's `Model` class. */
+export interface NativeModel {
+  config(): NativeModelConfig;
+  tokenize(text: string): Int32Array;
+  detokenize(ids: Int32Array): string;
+  generate(
+    prompts: Int32Array[],
+    options: NativeGenerateOptions,
+  ): Promise<Array<{ tokens: Int32Array; logprobs: Float32Array; finishReason: string }>>;
+  score(sequences: Int32Array[], options: NativeScoreOptions): Promise<Array<{ logprobs: Float32Array; entropy?: Float32Array }>>;
+  save(dir: string): Promise<void>;
+}
+
 /** The functions the addon exports (crates/node/src). */
 export interface NativeCore {
   computeGae(
@@ -32,6 +85,11 @@ export interface NativeCore {
   whiten(values: Float32Array, mask: Uint8Array | undefined): Float32Array;
   runningStats(values: Float32Array): Float64Array;
   __panicForTests(): void;
+  loadModel(path: string, threads: number | undefined): Promise<NativeModel>;
+  randomModel(configJson: string, seed: number, threads: number | undefined): Promise<NativeModel>;
+  matmulGflops(n: number, reps: number): number;
+  copyGbps(bytes: number, reps: number): number;
+  __panicInTaskForTests(): Promise<void>;
 }
 
 // The native thread pool reads this once, at load. Training awaits native work, so the
@@ -62,6 +120,15 @@ const CODED = /^\[(ERR_[A-Z_]+)\] ([\s\S]*)$/;
 export function callNative<T>(call: () => T): T {
   try {
     return call();
+  } catch (err) {
+    throw toStatesetError(err);
+  }
+}
+
+/** Awaits a native async task; its errors come back as StatesetError with the core's code. */
+export async function callNativeAsync<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
   } catch (err) {
     throw toStatesetError(err);
   }

@@ -5,3 +5,5 @@
 
 mod advantages;
 mod errors;
+mod model;
+mod perf;

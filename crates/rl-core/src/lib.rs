@@ -7,10 +7,12 @@
 //! `io`: loading and saving models (HuggingFace folders, GGUF files); `tokenizer`: text <-> ids.
 
 pub mod advantages;
+pub mod engine;
 pub mod error;
 pub mod generate;
 pub mod io;
 pub mod model;
+pub mod perf;
 pub mod score;
 pub mod tiny;
 pub mod tokenizer;
