@@ -3,6 +3,9 @@
 //! back to a HuggingFace folder that Python `transformers` loads.
 
 mod errors;
+mod gguf;
+mod gguf_metadata;
+mod gguf_tokenizer;
 mod hf_config;
 mod hf_folder;
 mod hf_save;
@@ -60,7 +63,7 @@ pub fn load_model(path: &Path) -> Result<LoadedModel> {
     if path.is_dir() {
         hf_folder::load_hf_folder(path)
     } else if path.is_file() {
-        Err(errors::invalid(format!("{}: GGUF loading is not implemented yet", path.display())))
+        gguf::load_gguf(path)
     } else {
         Err(errors::invalid(format!(
             "{} does not exist; pass a HuggingFace model folder (config.json, model.safetensors, tokenizer.json) or a .gguf file",
@@ -71,3 +74,5 @@ pub fn load_model(path: &Path) -> Result<LoadedModel> {
 
 #[cfg(test)]
 mod hf_tests;
+#[cfg(test)]
+mod gguf_tests;
