@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { StatesetError, type ErrorCode } from './core/errors.js';
+import type { ModelInfo } from './io/types.js';
 
 /** The functions the addon exports (crates/node/src). */
 export interface NativeCore {
@@ -32,6 +33,18 @@ export interface NativeCore {
   whiten(values: Float32Array, mask: Uint8Array | undefined): Float32Array;
   runningStats(values: Float32Array): Float64Array;
   __panicForTests(): void;
+  makeTinyModel(arch: string, outDir: string, seed: number | undefined): ModelInfo;
+  inspectModel(path: string): Promise<ModelInfo>;
+  Tokenizer: { load(path: string): NativeTokenizer };
+}
+
+/** A model tokenizer held by the native core (crates/node/src/io.rs). */
+export interface NativeTokenizer {
+  encode(text: string): Uint32Array;
+  decode(ids: Uint32Array): string;
+  readonly vocabSize: number;
+  tokenToId(token: string): number | null;
+  idToToken(id: number): string | null;
 }
 
 // The native thread pool reads this once, at load. Training awaits native work, so the

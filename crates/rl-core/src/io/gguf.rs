@@ -15,14 +15,12 @@ use super::gguf_tokenizer::tokenizer_from_metadata;
 use super::special_tokens::SpecialTokenSources;
 use super::{GenerationDefaults, LoadedModel};
 use crate::error::Result;
+use crate::tokenizer::TextTokenizer;
 use crate::model::{validate_weights, Architecture, ModelConfig, RopeScaling, Weights};
 
 pub fn load_gguf(path: &Path) -> Result<LoadedModel> {
     let source = path.display().to_string();
-    let file = File::open(path).map_err(|e| invalid(format!("cannot open {source} ({e})")))?;
-    let mut reader = BufReader::new(file);
-    let content = Content::read(&mut reader)
-        .map_err(|e| invalid(format!("{source} is not a valid GGUF file ({}); it may be truncated or not a GGUF model", reason(e))))?;
+    let (content, mut reader) = read_header(path)?;
     let meta = Metadata { values: &content.metadata, source: source.clone() };
     let arch = meta.opt_str("general.architecture")?.unwrap_or("").to_string();
     let family = Family::parse(&arch, &source)?;
@@ -41,6 +39,21 @@ pub fn load_gguf(path: &Path) -> Result<LoadedModel> {
     validate_weights(&config, &weights, &source)?;
     let chat_template = meta.opt_str("tokenizer.chat_template")?.map(str::to_string);
     Ok(LoadedModel { config, weights, tokenizer, chat_template, special_tokens, generation: GenerationDefaults::default() })
+}
+
+/// The tokenizer alone: only the metadata is read, not the tensors.
+pub fn load_gguf_tokenizer(path: &Path) -> Result<TextTokenizer> {
+    let (content, _) = read_header(path)?;
+    tokenizer_from_metadata(&Metadata { values: &content.metadata, source: path.display().to_string() })
+}
+
+fn read_header(path: &Path) -> Result<(Content, BufReader<File>)> {
+    let source = path.display();
+    let file = File::open(path).map_err(|e| invalid(format!("cannot open {source} ({e})")))?;
+    let mut reader = BufReader::new(file);
+    let content = Content::read(&mut reader)
+        .map_err(|e| invalid(format!("{source} is not a valid GGUF file ({}); it may be truncated or not a GGUF model", reason(e))))?;
+    Ok((content, reader))
 }
 
 /// The GGUF architectures this loader maps to the project's Llama decoder.

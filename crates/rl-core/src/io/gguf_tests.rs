@@ -9,7 +9,7 @@ use candle_core::Tensor;
 
 use super::gguf::{hf_name, LAYER_MODULES, MODEL_TENSORS};
 use super::hf_tests::{assert_same_weights, max_abs_diff, temp_dir};
-use super::{load_model, LoadedModel};
+use super::{load_model, load_tokenizer, LoadedModel};
 use crate::error::ErrorCode;
 use crate::model::Architecture;
 use crate::tiny::make_tiny_model;
@@ -120,6 +120,7 @@ fn an_f32_gguf_gives_the_model_it_was_written_from() {
     let ids = model.tokenizer.encode(text).unwrap();
     assert_eq!(loaded.tokenizer.encode(text).unwrap(), ids);
     assert_eq!(loaded.tokenizer.decode(&ids).unwrap(), text);
+    assert_eq!(load_tokenizer(&path).unwrap().encode(text).unwrap(), ids);
 }
 
 #[test]
