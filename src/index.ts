@@ -11,12 +11,12 @@ export type {
   Mask,
   Scale,
 } from './algorithms/types.js';
+export { makeTinyModel, inspectModel, Tokenizer, type MakeTinyModelOptions } from './io/models.js';
+export type { Architecture, GenerationDefaults, ModelConfigInfo, ModelInfo, SpecialToken } from './io/types.js';
 export { Model, loadModel, randomModel } from './model/model.js';
 export type {
-  Architecture,
   Completion,
   GenerateOptions,
-  GenerationDefaults,
   LoadModelOptions,
   ModelConfig,
   ScoreOptions,

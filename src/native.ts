@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { StatesetError, type ErrorCode } from './core/errors.js';
+import type { GenerationDefaults, ModelInfo } from './io/types.js';
 
 /** The addon's model configuration (crates/node/src/model.rs). */
 export interface NativeModelConfig {
@@ -27,8 +28,9 @@ export interface NativeModelConfig {
   eosTokenIds: number[];
   padToken?: string;
   padTokenId?: number;
+  ropeTheta: number;
   chatTemplate?: string;
-  generation: { temperature?: number; topP?: number; topK?: number; repetitionPenalty?: number; maxNewTokens?: number };
+  generation: GenerationDefaults;
 }
 
 export interface NativeGenerateOptions {
@@ -90,6 +92,18 @@ export interface NativeCore {
   matmulGflops(n: number, reps: number): number;
   copyGbps(bytes: number, reps: number): number;
   __panicInTaskForTests(): Promise<void>;
+  makeTinyModel(arch: string, outDir: string, seed: number | undefined): ModelInfo;
+  inspectModel(path: string): Promise<ModelInfo>;
+  Tokenizer: { load(path: string): NativeTokenizer };
+}
+
+/** A model tokenizer held by the native core (crates/node/src/io.rs). */
+export interface NativeTokenizer {
+  encode(text: string): Uint32Array;
+  decode(ids: Uint32Array): string;
+  readonly vocabSize: number;
+  tokenToId(token: string): number | null;
+  idToToken(id: number): string | null;
 }
 
 // The native thread pool reads this once, at load. Training awaits native work, so the

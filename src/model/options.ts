@@ -4,7 +4,8 @@
  */
 import { fail } from '../core/errors.js';
 import type { NativeGenerateOptions, NativeScoreOptions } from '../native.js';
-import type { GenerateOptions, GenerationDefaults, ScoreOptions } from './types.js';
+import type { GenerationDefaults } from '../io/types.js';
+import type { GenerateOptions, ScoreOptions } from './types.js';
 
 function number(name: string, value: unknown, lo: number, hi: number, fallback: number): number {
   if (value === undefined) return fallback;

@@ -1,29 +1,9 @@
 /** The public types of the model engine: configuration, generation and scoring. */
 
-export type Architecture = 'gpt2' | 'llama';
+import type { GenerationDefaults, ModelConfigInfo } from '../io/types.js';
 
-/** Sampling defaults the model's authors recommend (generation_config.json). */
-export interface GenerationDefaults {
-  temperature?: number;
-  topP?: number;
-  topK?: number;
-  repetitionPenalty?: number;
-  maxNewTokens?: number;
-}
-
-export interface ModelConfig {
-  architecture: Architecture;
-  vocabSize: number;
-  hiddenSize: number;
-  numLayers: number;
-  numHeads: number;
-  /** Key/value heads (grouped-query attention); equals numHeads without it. */
-  numKvHeads: number;
-  headDim: number;
-  intermediateSize: number;
-  maxPositionEmbeddings: number;
-  numParameters: number;
-  tieWordEmbeddings: boolean;
+/** The model's shape, special tokens, chat template and sampling defaults. */
+export interface ModelConfig extends ModelConfigInfo {
   bosToken?: string;
   bosTokenId?: number;
   /** The first end-of-sequence token (ChatML models: the end-of-turn token). */

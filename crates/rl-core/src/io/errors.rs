@@ -18,3 +18,10 @@ pub fn read_json(path: &Path) -> Result<serde_json::Value> {
     let text = read_text(path)?;
     serde_json::from_str(&text).map_err(|e| invalid(format!("{} is not valid JSON ({e})", path.display())))
 }
+
+/// The message of a library error without the backtrace candle appends when
+/// RUST_BACKTRACE is set: users need the reason, not candle's call stack.
+pub fn reason(e: impl std::fmt::Display) -> String {
+    let text = e.to_string();
+    text.lines().next().unwrap_or_default().to_string()
+}

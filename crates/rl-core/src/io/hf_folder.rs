@@ -19,7 +19,15 @@ pub fn load_hf_folder(dir: &Path) -> Result<LoadedModel> {
         return Err(invalid(format!("{} has no config.json; is it a HuggingFace model folder (save_pretrained output)?", dir.display())));
     }
     let config = ModelConfig::from_hf_json(&read_text(&config_path)?, &config_path.display().to_string())?;
-    let tokenizer = load_tokenizer(dir, &config)?;
+    let tokenizer = load_tokenizer(dir)?;
+    if tokenizer.vocab_size() > config.vocab_size {
+        return Err(invalid(format!(
+            "{}/tokenizer.json has {} tokens but config.json has vocab_size {}; the embedding must have a row for every token",
+            dir.display(),
+            tokenizer.vocab_size(),
+            config.vocab_size
+        )));
+    }
     let tokenizer_config = optional_json(&dir.join("tokenizer_config.json"))?;
     let generation_config = optional_json(&dir.join("generation_config.json"))?;
     let chat_template = chat_template(dir, tokenizer_config.as_ref())?;
@@ -30,7 +38,7 @@ pub fn load_hf_folder(dir: &Path) -> Result<LoadedModel> {
     Ok(LoadedModel { config, weights, tokenizer, chat_template, special_tokens, generation })
 }
 
-fn load_tokenizer(dir: &Path, config: &ModelConfig) -> Result<TextTokenizer> {
+pub fn load_tokenizer(dir: &Path) -> Result<TextTokenizer> {
     let path = dir.join("tokenizer.json");
     if !path.is_file() {
         return Err(invalid(format!(
@@ -38,16 +46,7 @@ fn load_tokenizer(dir: &Path, config: &ModelConfig) -> Result<TextTokenizer> {
             dir.display()
         )));
     }
-    let tokenizer = TextTokenizer::from_json(&read_text(&path)?, &path.display().to_string())?;
-    if tokenizer.vocab_size() > config.vocab_size {
-        return Err(invalid(format!(
-            "{} has {} tokens but config.json has vocab_size {}; the embedding must have a row for every token",
-            path.display(),
-            tokenizer.vocab_size(),
-            config.vocab_size
-        )));
-    }
-    Ok(tokenizer)
+    TextTokenizer::from_json(&read_text(&path)?, &path.display().to_string())
 }
 
 fn optional_json(path: &Path) -> Result<Option<Value>> {

@@ -25,8 +25,9 @@ pub fn save_model(dir: &Path, model: &LoadedModel) -> Result<()> {
 fn save_weights(path: &Path, model: &LoadedModel) -> Result<()> {
     let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
     let tensors: Vec<(&str, &candle_core::Tensor)> = model.weights.iter().map(|(k, t)| (k.as_str(), t)).collect();
-    safetensors::serialize_to_file(tensors, Some(metadata), path)
-        .map_err(|e| CoreError::new(ErrorCode::InvalidArgument, format!("cannot write {} ({e})", path.display())))
+    let bytes = safetensors::serialize(tensors, Some(metadata))
+        .map_err(|e| CoreError::new(ErrorCode::InvalidArgument, format!("cannot serialize the weights for {} ({e})", path.display())))?;
+    write(path, bytes)
 }
 
 fn tokenizer_config(model: &LoadedModel) -> Value {

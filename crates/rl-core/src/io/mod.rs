@@ -3,6 +3,9 @@
 //! back to a HuggingFace folder that Python `transformers` loads.
 
 mod errors;
+mod gguf;
+mod gguf_metadata;
+mod gguf_tokenizer;
 mod hf_config;
 mod hf_folder;
 mod hf_save;
@@ -59,15 +62,31 @@ pub struct LoadedModel {
 pub fn load_model(path: &Path) -> Result<LoadedModel> {
     if path.is_dir() {
         hf_folder::load_hf_folder(path)
-    } else if path.is_file() {
-        Err(errors::invalid(format!("{}: GGUF loading is not implemented yet", path.display())))
     } else {
-        Err(errors::invalid(format!(
-            "{} does not exist; pass a HuggingFace model folder (config.json, model.safetensors, tokenizer.json) or a .gguf file",
-            path.display()
-        )))
+        gguf::load_gguf(existing_file(path)?)
     }
+}
+
+/// Loads only the tokenizer of a HuggingFace model folder or a `.gguf` file (fast: no weights).
+pub fn load_tokenizer(path: &Path) -> Result<TextTokenizer> {
+    if path.is_dir() {
+        hf_folder::load_tokenizer(path)
+    } else {
+        gguf::load_gguf_tokenizer(existing_file(path)?)
+    }
+}
+
+fn existing_file(path: &Path) -> Result<&Path> {
+    if path.is_file() {
+        return Ok(path);
+    }
+    Err(errors::invalid(format!(
+        "{} does not exist; pass a HuggingFace model folder (config.json, model.safetensors, tokenizer.json) or a .gguf file",
+        path.display()
+    )))
 }
 
 #[cfg(test)]
 mod hf_tests;
+#[cfg(test)]
+mod gguf_tests;

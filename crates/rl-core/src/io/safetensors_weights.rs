@@ -8,7 +8,7 @@ use candle_core::safetensors::Load;
 use candle_core::{DType, Device};
 use safetensors::{Dtype, SafeTensors};
 
-use super::errors::{invalid, read_json};
+use super::errors::{invalid, read_json, reason};
 use crate::error::Result;
 use crate::model::{expected_weights, validate_weights, Architecture, ModelConfig, Weights};
 
@@ -77,7 +77,7 @@ fn read_file_into(file: &Path, config: &ModelConfig, expected: &HashSet<String>,
         let tensor = view
             .load(&Device::Cpu)
             .and_then(|t| t.to_dtype(DType::F32))
-            .map_err(|e| invalid(format!("{}: cannot read tensor '{stored_name}' ({e})", file.display())))?;
+            .map_err(|e| invalid(format!("{}: cannot read tensor '{stored_name}' ({})", file.display(), reason(e))))?;
         weights.insert(name, tensor);
     }
     Ok(())
