@@ -11,6 +11,17 @@ export type {
   Mask,
   Scale,
 } from './algorithms/types.js';
+export { makeTinyModel, inspectModel, Tokenizer, type MakeTinyModelOptions } from './io/models.js';
+export type { Architecture, GenerationDefaults, ModelConfigInfo, ModelInfo, SpecialToken } from './io/types.js';
+export { Model, loadModel, randomModel } from './model/model.js';
+export type {
+  Completion,
+  GenerateOptions,
+  LoadModelOptions,
+  ModelConfig,
+  ScoreOptions,
+  ScoreResult,
+} from './model/types.js';
 export { type Message, type Role, type ToolCall, messageSchema, system, user, assistant } from './core/messages.js';
 export type { Episode, Trajectory, Turn, ToolCallRecord } from './core/episode.js';
 export { Agent, STREAM_CHUNK_TOKENS, type AgentReply, type RespondOptions } from './agent/agent.js';

@@ -7,6 +7,61 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { StatesetError, type ErrorCode } from './core/errors.js';
+import type { GenerationDefaults, ModelInfo } from './io/types.js';
+
+/** The addon's model configuration (crates/node/src/model.rs). */
+export interface NativeModelConfig {
+  architecture: string;
+  vocabSize: number;
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  intermediateSize: number;
+  maxPositionEmbeddings: number;
+  numParameters: number;
+  tieWordEmbeddings: boolean;
+  bosToken?: string;
+  bosTokenId?: number;
+  eosTokens: string[];
+  eosTokenIds: number[];
+  padToken?: string;
+  padTokenId?: number;
+  ropeTheta: number;
+  chatTemplate?: string;
+  generation: GenerationDefaults;
+}
+
+export interface NativeGenerateOptions {
+  maxNewTokens: number;
+  temperature: number;
+  topP: number;
+  topK: number;
+  minP: number;
+  repetitionPenalty: number;
+  stopTokenIds: number[] | undefined;
+  seed: number;
+}
+
+export interface NativeScoreOptions {
+  start: number;
+  temperature: number;
+  entropy: boolean;
+}
+
+/** The addon's `Model` class. */
+export interface NativeModel {
+  config(): NativeModelConfig;
+  tokenize(text: string): Int32Array;
+  detokenize(ids: Int32Array): string;
+  generate(
+    prompts: Int32Array[],
+    options: NativeGenerateOptions,
+  ): Promise<Array<{ tokens: Int32Array; logprobs: Float32Array; finishReason: string }>>;
+  score(sequences: Int32Array[], options: NativeScoreOptions): Promise<Array<{ logprobs: Float32Array; entropy?: Float32Array }>>;
+  save(dir: string): Promise<void>;
+}
 
 /** The functions the addon exports (crates/node/src). */
 export interface NativeCore {
@@ -32,6 +87,23 @@ export interface NativeCore {
   whiten(values: Float32Array, mask: Uint8Array | undefined): Float32Array;
   runningStats(values: Float32Array): Float64Array;
   __panicForTests(): void;
+  loadModel(path: string, threads: number | undefined): Promise<NativeModel>;
+  randomModel(configJson: string, seed: number, threads: number | undefined): Promise<NativeModel>;
+  matmulGflops(n: number, reps: number): number;
+  copyGbps(bytes: number, reps: number): number;
+  __panicInTaskForTests(): Promise<void>;
+  makeTinyModel(arch: string, outDir: string, seed: number | undefined): ModelInfo;
+  inspectModel(path: string): Promise<ModelInfo>;
+  Tokenizer: { load(path: string): NativeTokenizer };
+}
+
+/** A model tokenizer held by the native core (crates/node/src/io.rs). */
+export interface NativeTokenizer {
+  encode(text: string): Uint32Array;
+  decode(ids: Uint32Array): string;
+  readonly vocabSize: number;
+  tokenToId(token: string): number | null;
+  idToToken(id: number): string | null;
 }
 
 // The native thread pool reads this once, at load. Training awaits native work, so the
@@ -62,6 +134,15 @@ const CODED = /^\[(ERR_[A-Z_]+)\] ([\s\S]*)$/;
 export function callNative<T>(call: () => T): T {
   try {
     return call();
+  } catch (err) {
+    throw toStatesetError(err);
+  }
+}
+
+/** Awaits a native async task; its errors come back as StatesetError with the core's code. */
+export async function callNativeAsync<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
   } catch (err) {
     throw toStatesetError(err);
   }

@@ -1,6 +1,7 @@
 /** The `stateset-agents` command line. Each subcommand lives in its own module. */
 import { Command, CommanderError } from 'commander';
 import { StatesetError } from '../core/errors.js';
+import { registerMakeTinyModel } from './make-tiny-model.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('stateset-agents')
@@ -13,6 +14,7 @@ export async function main(argv: string[]): Promise<number> {
       const { createRequire } = await import('node:module');
       console.log(createRequire(import.meta.url)('../../package.json').version);
     });
+  registerMakeTinyModel(program);
   try {
     await program.parseAsync(argv);
     return 0;

@@ -5,3 +5,6 @@
 
 mod advantages;
 mod errors;
+mod io;
+mod model;
+mod perf;

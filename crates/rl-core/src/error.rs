@@ -17,6 +17,10 @@ pub enum ErrorCode {
     InvalidArgument,
     /// A model folder or file is missing, corrupt, or describes something unsupported.
     InvalidModel,
+    /// A token id outside the model's vocabulary.
+    InvalidToken,
+    /// A tensor operation failed inside the core (a bug, not a user error).
+    Compute,
 }
 
 impl ErrorCode {
@@ -28,6 +32,8 @@ impl ErrorCode {
             ErrorCode::InvalidGroups => "ERR_INVALID_GROUPS",
             ErrorCode::InvalidArgument => "ERR_INVALID_ARGUMENT",
             ErrorCode::InvalidModel => "ERR_INVALID_MODEL",
+            ErrorCode::InvalidToken => "ERR_INVALID_TOKEN",
+            ErrorCode::Compute => "ERR_COMPUTE",
         }
     }
 }
@@ -51,6 +57,14 @@ impl fmt::Display for CoreError {
 }
 
 impl std::error::Error for CoreError {}
+
+/// Tensor errors only arise from shapes the core itself built, so they are reported as
+/// internal compute failures.
+impl From<candle_core::Error> for CoreError {
+    fn from(e: candle_core::Error) -> Self {
+        CoreError::new(ErrorCode::Compute, format!("a tensor operation failed: {}. This is a bug; please report it.", e.to_string().lines().next().unwrap_or("")))
+    }
+}
 
 pub type Result<T> = std::result::Result<T, CoreError>;
 

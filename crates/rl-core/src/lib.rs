@@ -3,9 +3,18 @@
 //! `advantages`: GAE and group-relative estimators over flat buffers holding many
 //! trajectories or groups at once (ALGORITHMS.md sections 1 and 2).
 //! `model`: decoder language models (configuration, weights, forward passes).
+//! `generate`: batched sampling with a KV cache; `score`: per-token log-probs of given sequences.
+//! `io`: loading and saving models (HuggingFace folders, GGUF files); `tokenizer`: text <-> ids.
 
 pub mod advantages;
+pub mod engine;
 pub mod error;
+pub mod generate;
+pub mod io;
 pub mod model;
+pub mod perf;
+pub mod score;
+pub mod tiny;
+pub mod tokenizer;
 
 pub use error::{CoreError, ErrorCode};

@@ -107,8 +107,9 @@ impl ModelConfig {
             intermediate_size: usize_field(v, "intermediate_size", source)?,
             max_position_embeddings: opt_usize(v, "max_position_embeddings").unwrap_or(2048),
             norm_eps: v.get("rms_norm_eps").and_then(Value::as_f64).unwrap_or(1e-6),
-            rope_theta: v.get("rope_theta").and_then(Value::as_f64).unwrap_or(10000.0),
-            rope_scaling: rope_scaling(v.get("rope_scaling"), source)?,
+            // transformers 5 moved both into "rope_parameters".
+            rope_theta: v.get("rope_theta").or_else(|| v.pointer("/rope_parameters/rope_theta")).and_then(Value::as_f64).unwrap_or(10000.0),
+            rope_scaling: rope_scaling(v.get("rope_scaling").filter(|x| !x.is_null()).or_else(|| v.get("rope_parameters")), source)?,
             tie_word_embeddings: v.get("tie_word_embeddings").and_then(Value::as_bool).unwrap_or(false),
             attention_bias: v.get("attention_bias").and_then(Value::as_bool).unwrap_or(qwen2),
             bos_token_id: opt_u32(v, "bos_token_id"),
@@ -168,7 +169,7 @@ fn check_divides(hidden: usize, heads: usize, source: &str) -> Result<()> {
 }
 
 /// `eos_token_id` is a number or a list of numbers.
-fn token_ids(v: Option<&Value>) -> Vec<u32> {
+pub(crate) fn token_ids(v: Option<&Value>) -> Vec<u32> {
     match v {
         Some(Value::Number(n)) => n.as_u64().map(|x| vec![x as u32]).unwrap_or_default(),
         Some(Value::Array(a)) => a.iter().filter_map(Value::as_u64).map(|x| x as u32).collect(),
@@ -179,6 +180,9 @@ fn token_ids(v: Option<&Value>) -> Vec<u32> {
 fn rope_scaling(v: Option<&Value>, source: &str) -> Result<Option<RopeScaling>> {
     let Some(obj) = v.filter(|x| !x.is_null()) else { return Ok(None) };
     let kind = obj.get("rope_type").or_else(|| obj.get("type")).and_then(Value::as_str).unwrap_or("");
+    if kind == "default" {
+        return Ok(None);
+    }
     let f = |k: &str| obj.get(k).and_then(Value::as_f64);
     let factor = f("factor").ok_or_else(|| invalid(source, "rope_scaling has no 'factor'".into()))?;
     match kind {
@@ -189,7 +193,6 @@ fn rope_scaling(v: Option<&Value>, source: &str) -> Result<Option<RopeScaling>> 
             high_freq_factor: f("high_freq_factor").unwrap_or(4.0),
             original_max_position_embeddings: obj.get("original_max_position_embeddings").and_then(Value::as_u64).unwrap_or(8192) as usize,
         })),
-        "default" => Ok(None),
         other => Err(invalid(source, format!("rope_scaling type '{other}' is not supported; supported: linear, llama3"))),
     }
 }
@@ -207,6 +210,16 @@ mod tests {
         assert_eq!((c.head_dim, c.num_kv_heads, c.eos_token_ids.clone()), (64, 3, vec![2]));
         // SmolLM2-135M has about 134.5M parameters.
         assert!((c.num_parameters() as f64 - 134.5e6).abs() < 0.5e6, "{}", c.num_parameters());
+    }
+
+    #[test]
+    fn reads_rope_theta_from_transformers_5_rope_parameters() {
+        let json = r#"{"model_type":"llama","hidden_size":64,"num_attention_heads":4,"num_hidden_layers":2,"intermediate_size":128,
+            "vocab_size":100,"rope_parameters":{"rope_theta":50000.0,"rope_type":"default"}}"#;
+        let c = ModelConfig::from_hf_json(json, "config.json").unwrap();
+        assert_eq!((c.rope_theta, c.rope_scaling), (50000.0, None));
+        let scaled = json.replace(r#""rope_type":"default""#, r#""rope_type":"linear","factor":2.0"#);
+        assert_eq!(ModelConfig::from_hf_json(&scaled, "config.json").unwrap().rope_scaling, Some(RopeScaling::Linear { factor: 2.0 }));
     }
 
     #[test]

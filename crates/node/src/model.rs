@@ -1,0 +1,328 @@
+//! The `Model` class: bindings of `rl_core::engine::Engine`. Loading, generation, scoring
+//! and saving run as async tasks off the event loop, on the model's own thread pool when
+//! `threads` was given; a panic inside them becomes a rejected promise.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use napi::bindgen_prelude::{AsyncTask, Float32Array, Int32Array};
+use napi::{Env, Task};
+use napi_derive::napi;
+use rl_core::engine::Engine;
+use rl_core::generate::{Completion, FinishReason, GenerateOptions, SamplingParams};
+use rl_core::score::{ScoreOptions, Scored};
+use rl_core::model::Architecture;
+
+use crate::errors::{guarded, to_napi};
+
+pub struct Shared {
+    engine: Engine,
+    pool: Option<rayon::ThreadPool>,
+}
+
+impl Shared {
+    /// Runs `work` on the model's pool, turning core errors and panics into JS errors.
+    fn run<T: Send>(&self, work: impl FnOnce(&Engine) -> rl_core::error::Result<T> + Send) -> napi::Result<T> {
+        let engine = &self.engine;
+        match &self.pool {
+            Some(pool) => pool.install(|| guarded(|| work(engine))),
+            None => guarded(|| work(engine)),
+        }
+    }
+}
+
+#[napi]
+pub struct Model {
+    shared: Arc<Shared>,
+}
+
+/// Where a model comes from.
+pub enum Source {
+    Path(PathBuf),
+    /// Random weights for a config.json text (benchmarks), with the built-in tiny tokenizer.
+    Random { config_json: String, seed: u64 },
+}
+
+pub struct LoadTask {
+    source: Source,
+    threads: Option<u32>,
+}
+
+impl LoadTask {
+    fn engine(&self) -> rl_core::error::Result<Engine> {
+        match &self.source {
+            Source::Path(path) => Engine::load(path),
+            Source::Random { config_json, seed } => {
+                let config = rl_core::model::ModelConfig::from_hf_json(config_json, "the random model's config")?;
+                Engine::new(rl_core::io::LoadedModel {
+                    weights: rl_core::model::random_weights(&config, *seed)?,
+                    config,
+                    tokenizer: rl_core::tiny::tiny_tokenizer()?,
+                    chat_template: None,
+                    special_tokens: Default::default(),
+                    generation: Default::default(),
+                })
+            }
+        }
+    }
+}
+
+impl Task for LoadTask {
+    type Output = Shared;
+    type JsValue = Model;
+
+    fn compute(&mut self) -> napi::Result<Shared> {
+        let pool = match self.threads {
+            Some(n) => Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n as usize)
+                    .build()
+                    .map_err(|e| napi::Error::new(napi::Status::GenericFailure, format!("cannot start {n} threads: {e}")))?,
+            ),
+            None => None,
+        };
+        let engine = guarded(|| self.engine())?;
+        Ok(Shared { engine, pool })
+    }
+
+    fn resolve(&mut self, _env: Env, shared: Shared) -> napi::Result<Model> {
+        Ok(Model { shared: Arc::new(shared) })
+    }
+}
+
+/// Loads a HuggingFace folder or a GGUF file.
+#[napi(catch_unwind, ts_return_type = "Promise<Model>")]
+pub fn load_model(path: String, threads: Option<u32>) -> AsyncTask<LoadTask> {
+    AsyncTask::new(LoadTask { source: Source::Path(PathBuf::from(path)), threads })
+}
+
+/// A model with seeded random weights for any config.json (benchmarks need real shapes
+/// without real weights); its tokenizer is the built-in tiny one.
+#[napi(catch_unwind, ts_return_type = "Promise<Model>")]
+pub fn random_model(config_json: String, seed: u32, threads: Option<u32>) -> AsyncTask<LoadTask> {
+    AsyncTask::new(LoadTask { source: Source::Random { config_json, seed: seed as u64 }, threads })
+}
+
+#[napi(object)]
+pub struct NativeGenerationDefaults {
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
+    pub top_k: Option<u32>,
+    pub repetition_penalty: Option<f64>,
+    pub max_new_tokens: Option<u32>,
+}
+
+#[napi(object)]
+pub struct NativeModelConfig {
+    pub architecture: String,
+    pub vocab_size: u32,
+    pub hidden_size: u32,
+    pub num_layers: u32,
+    pub num_heads: u32,
+    pub num_kv_heads: u32,
+    pub head_dim: u32,
+    pub intermediate_size: u32,
+    pub max_position_embeddings: u32,
+    pub num_parameters: f64,
+    pub rope_theta: f64,
+    pub tie_word_embeddings: bool,
+    pub bos_token: Option<String>,
+    pub bos_token_id: Option<u32>,
+    pub eos_tokens: Vec<String>,
+    pub eos_token_ids: Vec<u32>,
+    pub pad_token: Option<String>,
+    pub pad_token_id: Option<u32>,
+    pub chat_template: Option<String>,
+    pub generation: NativeGenerationDefaults,
+}
+
+#[napi(object)]
+pub struct NativeGenerateOptions {
+    pub max_new_tokens: u32,
+    pub temperature: f64,
+    pub top_p: f64,
+    pub top_k: u32,
+    pub min_p: f64,
+    pub repetition_penalty: f64,
+    /// Absent: the model's end-of-sequence tokens.
+    pub stop_token_ids: Option<Vec<u32>>,
+    pub seed: i64,
+}
+
+#[napi(object)]
+pub struct NativeCompletion {
+    pub tokens: Int32Array,
+    pub logprobs: Float32Array,
+    pub finish_reason: String,
+}
+
+#[napi(object)]
+pub struct NativeScoreOptions {
+    pub start: u32,
+    pub temperature: f64,
+    pub entropy: bool,
+}
+
+#[napi(object)]
+pub struct NativeScored {
+    pub logprobs: Float32Array,
+    pub entropy: Option<Float32Array>,
+}
+
+pub struct GenerateTask {
+    shared: Arc<Shared>,
+    prompts: Vec<Vec<i32>>,
+    options: GenerateOptions,
+}
+
+impl Task for GenerateTask {
+    type Output = Vec<Completion>;
+    type JsValue = Vec<NativeCompletion>;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let prompts: Vec<&[i32]> = self.prompts.iter().map(Vec::as_slice).collect();
+        self.shared.run(|engine| engine.generate(&prompts, &self.options))
+    }
+
+    fn resolve(&mut self, _env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
+        Ok(output
+            .into_iter()
+            .map(|c| NativeCompletion {
+                tokens: Int32Array::new(c.tokens.into_iter().map(|t| t as i32).collect()),
+                logprobs: Float32Array::new(c.logprobs),
+                finish_reason: match c.finish_reason {
+                    FinishReason::Stop => "stop".into(),
+                    FinishReason::Length => "length".into(),
+                },
+            })
+            .collect())
+    }
+}
+
+pub struct ScoreTask {
+    shared: Arc<Shared>,
+    sequences: Vec<Vec<i32>>,
+    options: ScoreOptions,
+}
+
+impl Task for ScoreTask {
+    type Output = Vec<Scored>;
+    type JsValue = Vec<NativeScored>;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let sequences: Vec<&[i32]> = self.sequences.iter().map(Vec::as_slice).collect();
+        self.shared.run(|engine| engine.score(&sequences, &self.options))
+    }
+
+    fn resolve(&mut self, _env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
+        Ok(output
+            .into_iter()
+            .map(|s| NativeScored { logprobs: Float32Array::new(s.logprobs), entropy: s.entropy.map(Float32Array::new) })
+            .collect())
+    }
+}
+
+pub struct SaveTask {
+    shared: Arc<Shared>,
+    dir: PathBuf,
+}
+
+impl Task for SaveTask {
+    type Output = ();
+    type JsValue = ();
+
+    fn compute(&mut self) -> napi::Result<()> {
+        self.shared.run(|engine| engine.save(&self.dir))
+    }
+
+    fn resolve(&mut self, _env: Env, _output: ()) -> napi::Result<()> {
+        Ok(())
+    }
+}
+
+fn copy_all(arrays: Vec<Int32Array>) -> Vec<Vec<i32>> {
+    arrays.iter().map(|a| a.to_vec()).collect()
+}
+
+#[napi]
+impl Model {
+    #[napi(catch_unwind)]
+    pub fn config(&self) -> NativeModelConfig {
+        let m = &self.shared.engine.model;
+        let (c, special, g) = (&m.config, &m.special_tokens, &m.generation);
+        NativeModelConfig {
+            architecture: match c.architecture {
+                Architecture::Gpt2 => "gpt2".into(),
+                Architecture::Llama => "llama".into(),
+            },
+            vocab_size: c.vocab_size as u32,
+            hidden_size: c.hidden_size as u32,
+            num_layers: c.num_layers as u32,
+            num_heads: c.num_heads as u32,
+            num_kv_heads: c.num_kv_heads as u32,
+            head_dim: c.head_dim as u32,
+            intermediate_size: c.intermediate_size as u32,
+            max_position_embeddings: c.max_position_embeddings as u32,
+            num_parameters: c.num_parameters() as f64,
+            rope_theta: c.rope_theta,
+            tie_word_embeddings: c.tie_word_embeddings,
+            bos_token: special.bos.as_ref().map(|t| t.text.clone()),
+            bos_token_id: special.bos.as_ref().map(|t| t.id).or(c.bos_token_id),
+            eos_tokens: special.eos.iter().map(|t| t.text.clone()).collect(),
+            eos_token_ids: self.shared.engine.stop_token_ids(),
+            pad_token: special.pad.as_ref().map(|t| t.text.clone()),
+            pad_token_id: special.pad.as_ref().map(|t| t.id),
+            chat_template: m.chat_template.clone(),
+            generation: NativeGenerationDefaults {
+                temperature: g.temperature,
+                top_p: g.top_p,
+                top_k: g.top_k.map(|k| k as u32),
+                repetition_penalty: g.repetition_penalty,
+                max_new_tokens: g.max_new_tokens.map(|n| n as u32),
+            },
+        }
+    }
+
+    /// Text to token ids; special-token strings in the text become their ids.
+    #[napi(catch_unwind)]
+    pub fn tokenize(&self, text: String) -> napi::Result<Int32Array> {
+        let ids = self.shared.engine.model.tokenizer.encode(&text).map_err(to_napi)?;
+        Ok(Int32Array::new(ids.into_iter().map(|t| t as i32).collect()))
+    }
+
+    #[napi(catch_unwind)]
+    pub fn detokenize(&self, ids: &[i32]) -> napi::Result<String> {
+        let engine = &self.shared.engine;
+        let ids = rl_core::model::tokens::checked_token_ids(&[ids], engine.model.config.vocab_size, "the id list").map_err(to_napi)?;
+        engine.model.tokenizer.decode(&ids[0]).map_err(to_napi)
+    }
+
+    #[napi(catch_unwind, ts_return_type = "Promise<NativeCompletion[]>")]
+    pub fn generate(&self, prompts: Vec<Int32Array>, options: NativeGenerateOptions) -> AsyncTask<GenerateTask> {
+        let options = GenerateOptions {
+            max_new_tokens: options.max_new_tokens as usize,
+            sampling: SamplingParams {
+                temperature: options.temperature,
+                top_p: options.top_p,
+                top_k: options.top_k as usize,
+                min_p: options.min_p,
+                repetition_penalty: options.repetition_penalty,
+            },
+            stop_token_ids: options.stop_token_ids.unwrap_or_else(|| self.shared.engine.stop_token_ids()),
+            seed: options.seed as u64,
+        };
+        AsyncTask::new(GenerateTask { shared: self.shared.clone(), prompts: copy_all(prompts), options })
+    }
+
+    #[napi(catch_unwind, ts_return_type = "Promise<NativeScored[]>")]
+    pub fn score(&self, sequences: Vec<Int32Array>, options: NativeScoreOptions) -> AsyncTask<ScoreTask> {
+        let options = ScoreOptions { start: options.start as usize, temperature: options.temperature, entropy: options.entropy };
+        AsyncTask::new(ScoreTask { shared: self.shared.clone(), sequences: copy_all(sequences), options })
+    }
+
+    /// Writes a HuggingFace folder (config, safetensors, tokenizer, chat template).
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
+    pub fn save(&self, dir: String) -> AsyncTask<SaveTask> {
+        AsyncTask::new(SaveTask { shared: self.shared.clone(), dir: PathBuf::from(dir) })
+    }
+}

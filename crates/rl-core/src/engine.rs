@@ -1,0 +1,72 @@
+//! A loaded model ready to run: its trainable parameters, an inference decoder over
+//! them, and everything else a caller needs (tokenizer, special tokens, chat template).
+//! The JavaScript `Model` class is a thin binding of this type.
+
+use std::path::Path;
+
+use crate::error::{CoreError, ErrorCode, Result};
+use crate::generate::{generate, Completion, GenerateOptions};
+use crate::io::{load_model, save_model, LoadedModel};
+use crate::model::tokens::checked_token_ids;
+use crate::model::{Decoder, Params, Weights};
+use crate::score::{score, ScoreOptions, Scored};
+
+pub struct Engine {
+    /// Configuration, tokenizer and metadata; its `weights` are empty (they live in `params`).
+    pub model: LoadedModel,
+    params: Params,
+    /// Shares the parameters' storage and builds no graph.
+    decoder: Decoder,
+}
+
+impl Engine {
+    pub fn new(mut model: LoadedModel) -> Result<Self> {
+        let params = Params::new(&model.weights)?;
+        model.weights = Weights::new();
+        let decoder = Decoder::new(&model.config, &params.detached())?;
+        Ok(Engine { model, params, decoder })
+    }
+
+    /// Loads a HuggingFace folder or a GGUF file.
+    pub fn load(path: &Path) -> Result<Self> {
+        Engine::new(load_model(path)?)
+    }
+
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    pub fn decoder(&self) -> &Decoder {
+        &self.decoder
+    }
+
+    /// The tokens that end a generation by default: the tokenizer's end tokens and the
+    /// config's `eos_token_id`s.
+    pub fn stop_token_ids(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = self.model.special_tokens.eos.iter().map(|t| t.id).collect();
+        for &id in &self.model.config.eos_token_ids {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        ids
+    }
+
+    pub fn generate(&self, prompts: &[&[i32]], options: &GenerateOptions) -> Result<Vec<Completion>> {
+        let vocab = self.model.config.vocab_size;
+        let prompts = checked_token_ids(prompts, vocab, "prompt")?;
+        if let Some(bad) = options.stop_token_ids.iter().find(|&&t| t as usize >= vocab) {
+            return Err(CoreError::new(ErrorCode::InvalidToken, format!("stopTokenIds holds {bad}, outside the model's vocabulary [0, {vocab})")));
+        }
+        generate(&self.decoder, &prompts, options)
+    }
+
+    pub fn score(&self, sequences: &[&[i32]], options: &ScoreOptions) -> Result<Vec<Scored>> {
+        score(&self.decoder, &checked_token_ids(sequences, self.model.config.vocab_size, "sequence")?, options)
+    }
+
+    /// Writes a HuggingFace folder with the current parameters.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        save_model(dir, &LoadedModel { weights: self.params.detached(), ..self.model.clone() })
+    }
+}

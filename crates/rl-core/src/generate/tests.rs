@@ -1,0 +1,81 @@
+//! Generation against the plain decoder: log-probs agree with scoring, seeds reproduce,
+//! stop tokens and length limits end rows, finished rows leave the batch cleanly.
+
+use super::*;
+use crate::model::tests::{tiny_gpt2, tiny_llama};
+use crate::model::{random_weights, Params};
+use crate::score::{score, ScoreOptions};
+
+fn decoder(c: &crate::model::ModelConfig) -> Decoder {
+    Decoder::new(c, &Params::new(&random_weights(c, 5).unwrap()).unwrap().detached()).unwrap()
+}
+
+fn prompts() -> Vec<Vec<u32>> {
+    vec![vec![1, 2, 3, 4, 5], vec![9], vec![7, 7, 30], vec![12, 13, 14, 15, 16, 17, 18]]
+}
+
+fn options(seed: u64) -> GenerateOptions {
+    GenerateOptions { max_new_tokens: 6, sampling: SamplingParams::default(), stop_token_ids: vec![], seed }
+}
+
+#[test]
+fn generated_logprobs_equal_the_scored_logprobs_of_the_same_tokens() {
+    for c in [tiny_gpt2(), tiny_llama()] {
+        let d = decoder(&c);
+        let sampling = SamplingParams { temperature: 0.8, top_k: 10, top_p: 0.9, repetition_penalty: 1.3, ..Default::default() };
+        // A stop token some rows hit: they leave the batch while others continue.
+        let opts = GenerateOptions { sampling, stop_token_ids: vec![3, 11, 20], ..options(4) };
+        let out = generate(&d, &prompts(), &opts).unwrap();
+        for (prompt, completion) in prompts().iter().zip(&out) {
+            let full: Vec<u32> = prompt.iter().chain(&completion.tokens).copied().collect();
+            let scored = score(&d, &[full], &ScoreOptions { start: prompt.len(), temperature: 0.8, entropy: false }).unwrap();
+            assert_eq!(scored[0].logprobs.len(), completion.logprobs.len());
+            for (a, b) in scored[0].logprobs.iter().zip(&completion.logprobs) {
+                assert!((a - b).abs() < 1e-4, "{:?}: scored {a} vs generated {b}", c.architecture);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_tokens_and_another_seed_others() {
+    let d = decoder(&tiny_llama());
+    let a = generate(&d, &prompts(), &options(1)).unwrap();
+    let b = generate(&d, &prompts(), &options(1)).unwrap();
+    let c = generate(&d, &prompts(), &options(2)).unwrap();
+    let tokens = |x: &Vec<Completion>| x.iter().map(|r| r.tokens.clone()).collect::<Vec<_>>();
+    assert_eq!(tokens(&a), tokens(&b));
+    assert_ne!(tokens(&a), tokens(&c));
+}
+
+#[test]
+fn rows_end_at_a_stop_token_or_at_the_length_limit() {
+    let d = decoder(&tiny_gpt2());
+    let greedy = GenerateOptions { sampling: SamplingParams { temperature: 0.0, ..Default::default() }, ..options(0) };
+    let free = generate(&d, &prompts(), &greedy).unwrap();
+    assert!(free.iter().all(|r| r.tokens.len() == 6 && r.finish_reason == FinishReason::Length));
+    // Stopping on row 0's third greedy token: row 0 ends there, the stop token included.
+    let stop = free[0].tokens[2];
+    let stopped = generate(&d, &prompts(), &GenerateOptions { stop_token_ids: vec![stop], ..greedy.clone() }).unwrap();
+    let first_stop = free[0].tokens.iter().position(|&t| t == stop).unwrap();
+    assert_eq!(stopped[0].tokens, free[0].tokens[..=first_stop]);
+    assert_eq!(stopped[0].finish_reason, FinishReason::Stop);
+    // Greedy rows that never meet the stop token are unchanged by others leaving.
+    for (s, f) in stopped.iter().zip(&free).skip(1) {
+        if !f.tokens.contains(&stop) {
+            assert_eq!(s.tokens, f.tokens);
+        }
+    }
+}
+
+#[test]
+fn bad_requests_are_clear_errors() {
+    let c = tiny_gpt2();
+    let d = decoder(&c);
+    let err = generate(&d, &[vec![]], &options(0)).unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidArgument);
+    let too_long = GenerateOptions { max_new_tokens: 40, ..options(0) };
+    assert_eq!(generate(&d, &prompts(), &too_long).unwrap_err().code, ErrorCode::InvalidParameter);
+    let bad_top_p = GenerateOptions { sampling: SamplingParams { top_p: 1.5, ..Default::default() }, ..options(0) };
+    assert!(generate(&d, &prompts(), &bad_top_p).unwrap_err().message.contains("topP"));
+}

@@ -1,0 +1,178 @@
+//! Loads a GGUF file (llama.cpp's format): tensors of every type candle dequantizes, to
+//! f32, under their HuggingFace names; the config from `<arch>.*` metadata; the tokenizer,
+//! chat template and special tokens from `tokenizer.*` metadata.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+
+use candle_core::quantized::gguf_file::Content;
+use candle_core::{Device, Tensor};
+
+use super::errors::{invalid, reason};
+use super::gguf_metadata::Metadata;
+use super::gguf_tokenizer::tokenizer_from_metadata;
+use super::special_tokens::SpecialTokenSources;
+use super::{GenerationDefaults, LoadedModel};
+use crate::error::Result;
+use crate::tokenizer::TextTokenizer;
+use crate::model::{validate_weights, Architecture, ModelConfig, RopeScaling, Weights};
+
+pub fn load_gguf(path: &Path) -> Result<LoadedModel> {
+    let source = path.display().to_string();
+    let (content, mut reader) = read_header(path)?;
+    let meta = Metadata { values: &content.metadata, source: source.clone() };
+    let arch = meta.opt_str("general.architecture")?.unwrap_or("").to_string();
+    let family = Family::parse(&arch, &source)?;
+    let tokenizer = tokenizer_from_metadata(&meta)?;
+    let sources = special_token_sources(&meta)?;
+    let special_tokens = sources.resolve(&tokenizer, &source)?;
+    let config = config_from_metadata(&meta, &arch, family, &content, &sources)?;
+    if tokenizer.vocab_size() > config.vocab_size {
+        return Err(invalid(format!(
+            "{source}: the tokenizer has {} tokens but token_embd has only {} rows",
+            tokenizer.vocab_size(),
+            config.vocab_size
+        )));
+    }
+    let weights = read_weights(&content, &mut reader, &config, family, &source)?;
+    validate_weights(&config, &weights, &source)?;
+    let chat_template = meta.opt_str("tokenizer.chat_template")?.map(str::to_string);
+    Ok(LoadedModel { config, weights, tokenizer, chat_template, special_tokens, generation: GenerationDefaults::default() })
+}
+
+/// The tokenizer alone: only the metadata is read, not the tensors.
+pub fn load_gguf_tokenizer(path: &Path) -> Result<TextTokenizer> {
+    let (content, _) = read_header(path)?;
+    tokenizer_from_metadata(&Metadata { values: &content.metadata, source: path.display().to_string() })
+}
+
+fn read_header(path: &Path) -> Result<(Content, BufReader<File>)> {
+    let source = path.display();
+    let file = File::open(path).map_err(|e| invalid(format!("cannot open {source} ({e})")))?;
+    let mut reader = BufReader::new(file);
+    let content = Content::read(&mut reader)
+        .map_err(|e| invalid(format!("{source} is not a valid GGUF file ({}); it may be truncated or not a GGUF model", reason(e))))?;
+    Ok((content, reader))
+}
+
+/// The GGUF architectures this loader maps to the project's Llama decoder.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Family {
+    /// llama.cpp's converter permutes the rows of Q and K; undone on load.
+    Llama,
+    /// q/k/v biases, rows in HuggingFace order.
+    Qwen2,
+}
+
+impl Family {
+    fn parse(arch: &str, source: &str) -> Result<Family> {
+        match arch {
+            "llama" => Ok(Family::Llama),
+            "qwen2" => Ok(Family::Qwen2),
+            other => Err(invalid(format!(
+                "{source}: general.architecture is '{other}'; GGUF loading supports llama (SmolLM2, TinyLlama, Llama 3) and qwen2"
+            ))),
+        }
+    }
+}
+
+fn special_token_sources(meta: &Metadata) -> Result<SpecialTokenSources> {
+    let id = |k: &str| -> Result<Vec<u32>> { Ok(meta.opt_u64(k)?.map(|x| x as u32).into_iter().collect()) };
+    let mut eos_ids = id("tokenizer.ggml.eos_token_id")?;
+    eos_ids.extend(id("tokenizer.ggml.eot_token_id")?);
+    Ok(SpecialTokenSources { bos_ids: id("tokenizer.ggml.bos_token_id")?, eos_ids, pad_ids: id("tokenizer.ggml.padding_token_id")?, ..Default::default() })
+}
+
+fn config_from_metadata(meta: &Metadata, arch: &str, family: Family, content: &Content, special: &SpecialTokenSources) -> Result<ModelConfig> {
+    let key = |k: &str| format!("{arch}.{k}");
+    let hidden = meta.usize(&key("embedding_length"))?;
+    let heads = meta.usize(&key("attention.head_count"))?;
+    let kv_heads = meta.opt_u64(&key("attention.head_count_kv"))?.map(|x| x as usize).unwrap_or(heads);
+    if kv_heads == 0 || heads % kv_heads != 0 {
+        return Err(invalid(format!("{}: {arch}.attention.head_count_kv ({kv_heads}) must divide the head count ({heads})", meta.source)));
+    }
+    let head_dim = meta.opt_u64(&key("attention.key_length"))?.map(|x| x as usize).unwrap_or(hidden / heads);
+    let Some(embedding) = content.tensor_infos.get("token_embd.weight") else {
+        return Err(invalid(format!("{} has no tensor 'token_embd.weight'", meta.source)));
+    };
+    if content.tensor_infos.contains_key("rope_freqs.weight") {
+        return Err(invalid(format!("{} holds rope_freqs.weight (Llama 3.1 style frequency scaling), which the GGUF loader does not support; load the HuggingFace folder instead", meta.source)));
+    }
+    let rope_scaling = match meta.opt_str(&key("rope.scaling.type"))? {
+        None | Some("none") => None,
+        Some("linear") => Some(RopeScaling::Linear { factor: meta.opt_f64(&key("rope.scaling.factor"))?.unwrap_or(1.0) }),
+        Some(other) => return Err(invalid(format!("{}: {arch}.rope.scaling.type '{other}' is not supported; supported: linear", meta.source))),
+    };
+    Ok(ModelConfig {
+        architecture: Architecture::Llama,
+        vocab_size: embedding.shape.dims()[0],
+        hidden_size: hidden,
+        num_layers: meta.usize(&key("block_count"))?,
+        num_heads: heads,
+        num_kv_heads: kv_heads,
+        head_dim,
+        intermediate_size: meta.usize(&key("feed_forward_length"))?,
+        max_position_embeddings: meta.opt_u64(&key("context_length"))?.map(|x| x as usize).unwrap_or(2048),
+        norm_eps: meta.opt_f64(&key("attention.layer_norm_rms_epsilon"))?.unwrap_or(1e-6),
+        rope_theta: meta.opt_f64(&key("rope.freq_base"))?.unwrap_or(10000.0),
+        rope_scaling,
+        tie_word_embeddings: !content.tensor_infos.contains_key("output.weight"),
+        attention_bias: family == Family::Qwen2,
+        bos_token_id: special.bos_ids.first().copied(),
+        eos_token_ids: special.eos_ids.clone(),
+    })
+}
+
+fn read_weights(content: &Content, reader: &mut BufReader<File>, config: &ModelConfig, family: Family, source: &str) -> Result<Weights> {
+    let mut weights = Weights::new();
+    for (gguf_name, info) in &content.tensor_infos {
+        let name = hf_name(gguf_name)
+            .ok_or_else(|| invalid(format!("{source} holds tensor '{gguf_name}', which a llama-family model does not have")))?;
+        let read_error = |e: candle_core::Error| invalid(format!("{source}: cannot read tensor '{gguf_name}' of type {:?} ({})", info.ggml_dtype, reason(e)));
+        let tensor = content.tensor(reader, gguf_name, &Device::Cpu).and_then(|q| q.dequantize(&Device::Cpu)).map_err(read_error)?;
+        let tensor = match (family, name.rsplit('.').nth(1)) {
+            (Family::Llama, Some("q_proj")) if name.ends_with(".weight") => unpermute(&tensor, config.num_heads).map_err(read_error)?,
+            (Family::Llama, Some("k_proj")) if name.ends_with(".weight") => unpermute(&tensor, config.num_kv_heads).map_err(read_error)?,
+            _ => tensor,
+        };
+        weights.insert(name, tensor);
+    }
+    Ok(weights)
+}
+
+/// llama.cpp's converter reorders each head's rows from [first half; second half] to
+/// interleaved pairs, for its rotary kernel; this restores the HuggingFace order.
+fn unpermute(w: &Tensor, heads: usize) -> candle_core::Result<Tensor> {
+    let (rows, cols) = w.dims2()?;
+    w.reshape((heads, rows / heads / 2, 2, cols))?.transpose(1, 2)?.contiguous()?.reshape((rows, cols))
+}
+
+/// llama.cpp names of whole-model tensors, with their HuggingFace names.
+pub(super) const MODEL_TENSORS: [(&str, &str); 3] =
+    [("token_embd.weight", "model.embed_tokens.weight"), ("output_norm.weight", "model.norm.weight"), ("output.weight", "lm_head.weight")];
+
+/// llama.cpp names of per-layer modules (`blk.N.<name>`), with their HuggingFace names
+/// (`model.layers.N.<name>`).
+pub(super) const LAYER_MODULES: [(&str, &str); 9] = [
+    ("attn_norm", "input_layernorm"),
+    ("attn_q", "self_attn.q_proj"),
+    ("attn_k", "self_attn.k_proj"),
+    ("attn_v", "self_attn.v_proj"),
+    ("attn_output", "self_attn.o_proj"),
+    ("ffn_norm", "post_attention_layernorm"),
+    ("ffn_gate", "mlp.gate_proj"),
+    ("ffn_up", "mlp.up_proj"),
+    ("ffn_down", "mlp.down_proj"),
+];
+
+pub(super) fn hf_name(gguf: &str) -> Option<String> {
+    if let Some((_, hf)) = MODEL_TENSORS.iter().find(|(g, _)| *g == gguf) {
+        return Some(hf.to_string());
+    }
+    let (layer, rest) = gguf.strip_prefix("blk.")?.split_once('.')?;
+    let layer: usize = layer.parse().ok()?;
+    let (module, suffix) = rest.split_once('.')?;
+    let (_, hf) = LAYER_MODULES.iter().find(|(g, _)| *g == module)?;
+    matches!(suffix, "weight" | "bias").then(|| format!("model.layers.{layer}.{hf}.{suffix}"))
+}

@@ -1,0 +1,173 @@
+//! GGUF loading on real files written here from a tiny Llama (as llama.cpp's converter
+//! writes them: Q/K rows permuted, tokenizer in metadata), and bad GGUF input.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::quantized::gguf_file::{self, Value};
+use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::Tensor;
+
+use super::gguf::{hf_name, LAYER_MODULES, MODEL_TENSORS};
+use super::hf_tests::{assert_same_weights, max_abs_diff, temp_dir};
+use super::{load_model, load_tokenizer, LoadedModel};
+use crate::error::ErrorCode;
+use crate::model::Architecture;
+use crate::tiny::make_tiny_model;
+
+fn gguf_name(model: &LoadedModel, hf: &str) -> String {
+    let mut candidates: Vec<String> = MODEL_TENSORS.iter().map(|(g, _)| g.to_string()).collect();
+    for l in 0..model.config.num_layers {
+        for (g, _) in LAYER_MODULES {
+            candidates.push(format!("blk.{l}.{g}.weight"));
+        }
+    }
+    candidates.into_iter().find(|g| hf_name(g).as_deref() == Some(hf)).unwrap()
+}
+
+/// llama.cpp's permutation of Q/K rows (the inverse of the loader's).
+fn permute(w: &Tensor, heads: usize) -> Tensor {
+    let (rows, cols) = w.dims2().unwrap();
+    w.reshape((heads, 2, rows / heads / 2, cols)).unwrap().transpose(1, 2).unwrap().contiguous().unwrap().reshape((rows, cols)).unwrap()
+}
+
+fn tokenizer_metadata(model: &LoadedModel) -> Vec<(String, Value)> {
+    let json: serde_json::Value = serde_json::from_str(&model.tokenizer.to_json().unwrap()).unwrap();
+    let vocab = json["model"]["vocab"].as_object().unwrap();
+    let mut tokens = vec![String::new(); vocab.len()];
+    for (text, id) in vocab {
+        tokens[id.as_u64().unwrap() as usize] = text.clone();
+    }
+    let merges: Vec<Value> = json["model"]["merges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| Value::String(format!("{} {}", m[0].as_str().unwrap(), m[1].as_str().unwrap())))
+        .collect();
+    let types = tokens.iter().map(|t| Value::I32(if t.starts_with("<|") { 3 } else { 1 })).collect();
+    let s = &model.special_tokens;
+    vec![
+        ("tokenizer.ggml.model".into(), Value::String("gpt2".into())),
+        ("tokenizer.ggml.pre".into(), Value::String("gpt2".into())),
+        ("tokenizer.ggml.tokens".into(), Value::Array(tokens.into_iter().map(Value::String).collect())),
+        ("tokenizer.ggml.merges".into(), Value::Array(merges)),
+        ("tokenizer.ggml.token_type".into(), Value::Array(types)),
+        ("tokenizer.ggml.bos_token_id".into(), Value::U32(s.bos.as_ref().unwrap().id)),
+        ("tokenizer.ggml.eos_token_id".into(), Value::U32(s.eos[0].id)),
+        ("tokenizer.ggml.padding_token_id".into(), Value::U32(s.pad.as_ref().unwrap().id)),
+        ("tokenizer.chat_template".into(), Value::String(model.chat_template.clone().unwrap())),
+    ]
+}
+
+/// Writes `model` as llama.cpp would; matrices in `dtype`, 1-D tensors in f32.
+fn write_gguf(model: &LoadedModel, dtype: GgmlDType, path: &Path, edit: impl Fn(&mut Vec<(String, Value)>)) {
+    let c = &model.config;
+    let mut meta: Vec<(String, Value)> = vec![
+        ("general.architecture".into(), Value::String("llama".into())),
+        ("llama.context_length".into(), Value::U32(c.max_position_embeddings as u32)),
+        ("llama.embedding_length".into(), Value::U32(c.hidden_size as u32)),
+        ("llama.block_count".into(), Value::U32(c.num_layers as u32)),
+        ("llama.feed_forward_length".into(), Value::U32(c.intermediate_size as u32)),
+        ("llama.attention.head_count".into(), Value::U32(c.num_heads as u32)),
+        ("llama.attention.head_count_kv".into(), Value::U32(c.num_kv_heads as u32)),
+        ("llama.attention.layer_norm_rms_epsilon".into(), Value::F32(c.norm_eps as f32)),
+        ("llama.rope.freq_base".into(), Value::F32(c.rope_theta as f32)),
+    ];
+    meta.extend(tokenizer_metadata(model));
+    edit(&mut meta);
+    let tensors: Vec<(String, QTensor)> = model
+        .weights
+        .iter()
+        .map(|(name, t)| {
+            let t = if name.ends_with("q_proj.weight") {
+                permute(t, c.num_heads)
+            } else if name.ends_with("k_proj.weight") {
+                permute(t, c.num_kv_heads)
+            } else {
+                t.clone()
+            };
+            let dtype = if t.rank() == 1 { GgmlDType::F32 } else { dtype };
+            (gguf_name(model, name), QTensor::quantize(&t, dtype).unwrap())
+        })
+        .collect();
+    let meta_refs: Vec<(&str, &Value)> = meta.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let tensor_refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, t)| (k.as_str(), t)).collect();
+    let mut file = std::fs::File::create(path).unwrap();
+    gguf_file::write(&mut file, &meta_refs, &tensor_refs).unwrap();
+}
+
+fn tiny_gguf(name: &str, dtype: GgmlDType) -> (LoadedModel, PathBuf) {
+    let model = make_tiny_model(Architecture::Llama, 5).unwrap();
+    let path = temp_dir(name).join("model.gguf");
+    write_gguf(&model, dtype, &path, |_| {});
+    (model, path)
+}
+
+fn load_err(path: &Path) -> String {
+    let err = load_model(path).unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidModel, "{}", err.message);
+    err.message
+}
+
+#[test]
+fn an_f32_gguf_gives_the_model_it_was_written_from() {
+    let (model, path) = tiny_gguf("f32", GgmlDType::F32);
+    let loaded = load_model(&path).unwrap();
+    assert_eq!(loaded.config, model.config);
+    assert_same_weights(&model, &loaded, 0.0);
+    assert_eq!(loaded.special_tokens, model.special_tokens);
+    assert_eq!(loaded.chat_template, model.chat_template);
+    let text = "<|im_start|>user\nWhere is order 48213? It's late!<|im_end|>\n<|im_start|>assistant\n";
+    let ids = model.tokenizer.encode(text).unwrap();
+    assert_eq!(loaded.tokenizer.encode(text).unwrap(), ids);
+    assert_eq!(loaded.tokenizer.decode(&ids).unwrap(), text);
+    assert_eq!(load_tokenizer(&path).unwrap().encode(text).unwrap(), ids);
+}
+
+#[test]
+fn quantized_ggufs_dequantize_close_to_the_original() {
+    for (dtype, tolerance) in [(GgmlDType::Q8_0, 2e-3), (GgmlDType::Q4_0, 3e-2), (GgmlDType::Q4_1, 3e-2), (GgmlDType::F16, 1e-4)] {
+        let (model, path) = tiny_gguf(&format!("{dtype:?}"), dtype);
+        let loaded = load_model(&path).unwrap();
+        for (name, t) in &model.weights {
+            let diff = max_abs_diff(t, &loaded.weights[name]);
+            assert!(diff <= tolerance, "{dtype:?} {name}: {diff}");
+        }
+    }
+}
+
+#[test]
+fn truncated_and_foreign_files_are_clear_errors() {
+    let (_, path) = tiny_gguf("truncated", GgmlDType::F32);
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() - 1000]).unwrap();
+    let m = load_err(&path);
+    assert!(m.contains("cannot read tensor") && m.contains(path.to_str().unwrap()) && !m.contains('\n'), "{m}");
+    std::fs::write(&path, &bytes[..100]).unwrap();
+    let m = load_err(&path);
+    assert!(m.contains("not a valid GGUF file"), "{m}");
+    std::fs::write(&path, b"PK\x03\x04 this is a zip file, not a model").unwrap();
+    assert!(load_err(&path).contains("not a valid GGUF file"));
+}
+
+#[test]
+fn unsupported_metadata_is_named() {
+    let model = make_tiny_model(Architecture::Llama, 5).unwrap();
+    let dir = temp_dir("metadata");
+    let cases: [(&str, Value, &str); 4] = [
+        ("general.architecture", Value::String("falcon".into()), "'falcon'"),
+        ("tokenizer.ggml.model", Value::String("llama".into()), "tokenizer.ggml.model is 'llama'"),
+        ("tokenizer.ggml.pre", Value::String("mystery".into()), "'mystery'"),
+        ("llama.block_count", Value::String("two".into()), "llama.block_count"),
+    ];
+    for (i, (key, value, expected)) in cases.into_iter().enumerate() {
+        let path = dir.join(format!("{i}.gguf"));
+        write_gguf(&model, GgmlDType::F32, &path, |meta| {
+            meta.iter_mut().find(|(k, _)| k == key).unwrap().1 = value.clone();
+        });
+        let m = load_err(&path);
+        assert!(m.contains(expected), "{m}");
+    }
+    let path = dir.join("missing.gguf");
+    write_gguf(&model, GgmlDType::F32, &path, |meta| meta.retain(|(k, _)| k != "llama.embedding_length"));
+    assert!(load_err(&path).contains("no metadata 'llama.embedding_length'"));
+}

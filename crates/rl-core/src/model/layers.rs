@@ -1,0 +1,125 @@
+//! The building blocks both decoders share: linear maps, norms, softmax, rotary
+//! position embeddings and causal attention.
+//!
+//! Each block has two implementations with the same math. When any input takes part in a
+//! graph (`track_op`: a trainable `Var` or something computed from one), it is composed
+//! from differentiable primitives, because candle's fused kernels (`softmax_last_dim`,
+//! `rms_norm`, `layer_norm`, `rope`) have no backward and would silently stop the
+//! gradient. Otherwise (generation, scoring: detached weights) the fused, multi-threaded
+//! kernels run.
+
+use candle_core::{Tensor, D};
+
+use crate::error::Result;
+
+fn tracked(xs: &[&Tensor]) -> bool {
+    xs.iter().any(|t| t.track_op())
+}
+
+/// `x @ w^T + b` for a Linear weight in the [out, in] layout; `x` is [..., in].
+pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+    matmul_last(x, &w.t()?, b)
+}
+
+/// `x @ w + b` for a Conv1D weight in the [in, out] layout (GPT-2).
+pub fn conv1d(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+    matmul_last(x, w, b)
+}
+
+/// Multiplies the last dimension of `x` by the 2-D `w`, as one matrix product over all
+/// leading dimensions (a single large gemm instead of one per batch row).
+fn matmul_last(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
+    let dims = x.dims();
+    let (lead, inner) = dims.split_at(dims.len() - 1);
+    let rows: usize = lead.iter().product();
+    let y = x.reshape((rows, inner[0]))?.matmul(w)?;
+    let y = match b {
+        Some(b) => y.broadcast_add(b)?,
+        None => y,
+    };
+    let mut out = lead.to_vec();
+    out.push(w.dim(1)?);
+    Ok(y.reshape(out)?)
+}
+
+/// Rows of `table` [n, width] picked by `ids` [batch, time]: [batch, time, width].
+pub fn embed(table: &Tensor, ids: &Tensor) -> Result<Tensor> {
+    let (b, t) = ids.dims2()?;
+    Ok(table.embedding(&ids.flatten_all()?)?.reshape((b, t, table.dim(1)?))?)
+}
+
+/// LayerNorm over the last dimension: (x - mean) / sqrt(var + eps) * w + b.
+pub fn layer_norm(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> Result<Tensor> {
+    let x = x.contiguous()?;
+    if !tracked(&[&x, w, b]) {
+        return Ok(candle_nn::ops::layer_norm(&x, w, b, eps as f32)?);
+    }
+    let centered = x.broadcast_sub(&x.mean_keepdim(D::Minus1)?)?;
+    let var = centered.sqr()?.mean_keepdim(D::Minus1)?;
+    let normed = centered.broadcast_div(&(var + eps)?.sqrt()?)?;
+    Ok(normed.broadcast_mul(w)?.broadcast_add(b)?)
+}
+
+/// RMSNorm over the last dimension: x / sqrt(mean(x^2) + eps) * w.
+pub fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
+    let x = x.contiguous()?;
+    if !tracked(&[&x, w]) {
+        return Ok(candle_nn::ops::rms_norm(&x, w, eps as f32)?);
+    }
+    let rms = (x.sqr()?.mean_keepdim(D::Minus1)? + eps)?.sqrt()?;
+    Ok(x.broadcast_div(&rms)?.broadcast_mul(w)?)
+}
+
+/// Softmax over the last dimension. The row maximum is subtracted for stability and
+/// detached: softmax does not depend on it, so it needs no gradient.
+pub fn softmax(x: &Tensor) -> Result<Tensor> {
+    let x = x.contiguous()?;
+    if !tracked(&[&x]) {
+        return Ok(candle_nn::ops::softmax_last_dim(&x)?);
+    }
+    let shifted = x.broadcast_sub(&x.max_keepdim(D::Minus1)?.detach())?;
+    let e = shifted.exp()?;
+    Ok(e.broadcast_div(&e.sum_keepdim(D::Minus1)?)?)
+}
+
+/// Rotary embedding, "rotate half" convention (HuggingFace Llama): `x` is
+/// [batch, heads, time, head_dim]; `cos`/`sin` are [batch, time, head_dim / 2], one row
+/// per token position.
+pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
+    let x = x.contiguous()?;
+    if !tracked(&[&x]) {
+        return Ok(candle_nn::rotary_emb::rope(&x, cos, sin)?);
+    }
+    let half = x.dim(D::Minus1)? / 2;
+    let (x1, x2) = (x.narrow(D::Minus1, 0, half)?, x.narrow(D::Minus1, half, half)?);
+    let rotated = Tensor::cat(&[&x2.neg()?, &x1], D::Minus1)?;
+    let cos = Tensor::cat(&[cos, cos], D::Minus1)?.unsqueeze(1)?;
+    let sin = Tensor::cat(&[sin, sin], D::Minus1)?.unsqueeze(1)?;
+    Ok((x.broadcast_mul(&cos)? + rotated.broadcast_mul(&sin)?)?)
+}
+
+/// Scaled dot-product attention with grouped-query heads.
+///
+/// `q` is [batch, heads, time, head_dim]; `k`, `v` are [batch, kv_heads, keys, head_dim]
+/// (possibly a view into a KV cache); `mask` is additive, [batch, time, keys] (0 or -inf).
+/// Query heads `g * group .. (g + 1) * group` share kv head `g`; they are folded into the
+/// rows of one matrix product per kv head, so keys and values are never copied per head.
+/// Returns [batch, time, heads * head_dim].
+pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    let (b, heads, t, d) = q.dims4()?;
+    let (kv_heads, keys) = (k.dim(1)?, k.dim(2)?);
+    let group = heads / kv_heads;
+    let q = (q.contiguous()?.reshape((b, kv_heads, group * t, d))? * (1.0 / (d as f64).sqrt()))?;
+    let scores = q.matmul(&k.t()?)?.reshape((b, kv_heads, group, t, keys))?;
+    let scores = scores.broadcast_add(&mask.reshape((b, 1, 1, t, keys))?)?;
+    let probs = softmax(&scores)?.reshape((b, kv_heads, group * t, keys))?;
+    let out = probs.matmul(v)?.reshape((b, heads, t, d))?;
+    Ok(out.transpose(1, 2)?.reshape((b, t, heads * d))?)
+}
+
+/// Splits [batch, time, heads * head_dim] into [batch, heads, time, head_dim].
+pub fn split_heads(x: &Tensor, heads: usize) -> Result<Tensor> {
+    let (b, t, width) = x.dims3()?;
+    Ok(x.reshape((b, t, heads, width / heads))?.transpose(1, 2)?.contiguous()?)
+}
+

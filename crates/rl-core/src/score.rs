@@ -1,0 +1,139 @@
+//! Per-token log-probabilities (and entropies) of given sequences, without a graph.
+//!
+//! Sequences of similar length are batched (right-padded: causal attention keeps padding
+//! out of every real token's view), and the output projection runs over chunks of
+//! positions, so the [batch, length, vocab] logits never exist at once.
+
+use candle_core::{Device, Tensor};
+use rayon::prelude::*;
+
+use crate::error::{check_range, CoreError, ErrorCode, Result};
+use crate::generate::sampling::log_sum_exp;
+use crate::model::Decoder;
+
+/// Tokens (rows x padded length) one forward pass processes at most.
+const BATCH_TOKENS: usize = 4096;
+/// Positions whose logits exist at once.
+const LOGIT_ROWS: usize = 512;
+
+#[derive(Debug, Clone)]
+pub struct ScoreOptions {
+    /// Index of the first token to score (at least 1: token 0 has no context).
+    pub start: usize,
+    pub temperature: f64,
+    pub entropy: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Scored {
+    /// log_softmax(logits / temperature)[token t] for t in start..len.
+    pub logprobs: Vec<f32>,
+    /// Entropy of each of those predictive distributions, when asked for.
+    pub entropy: Option<Vec<f32>>,
+}
+
+pub fn score(decoder: &Decoder, sequences: &[Vec<u32>], options: &ScoreOptions) -> Result<Vec<Scored>> {
+    check_range("temperature", options.temperature, 1e-6, 100.0)?;
+    if options.start == 0 {
+        return Err(CoreError::new(ErrorCode::InvalidParameter, "start must be at least 1: the first token has no context to be predicted from"));
+    }
+    let mut out = vec![Scored::default(); sequences.len()];
+    // Longest first, so each batch pads little.
+    let mut order: Vec<usize> = (0..sequences.len()).filter(|&i| sequences[i].len() > options.start).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(sequences[i].len()));
+    let mut rest = &order[..];
+    while !rest.is_empty() {
+        let width = sequences[rest[0]].len();
+        let take = (BATCH_TOKENS / width).clamp(1, rest.len());
+        let (batch, tail) = rest.split_at(take);
+        let scored = score_batch(decoder, sequences, batch, width, options)?;
+        for (&i, s) in batch.iter().zip(scored) {
+            out[i] = s;
+        }
+        rest = tail;
+    }
+    Ok(out)
+}
+
+fn score_batch(decoder: &Decoder, sequences: &[Vec<u32>], batch: &[usize], width: usize, options: &ScoreOptions) -> Result<Vec<Scored>> {
+    let mut ids = vec![0u32; batch.len() * width];
+    // (flat position of the context's last token, target token, row in batch)
+    let mut targets = Vec::new();
+    for (b, &i) in batch.iter().enumerate() {
+        let seq = &sequences[i];
+        ids[b * width..b * width + seq.len()].copy_from_slice(seq);
+        targets.extend((options.start..seq.len()).map(|t| ((b * width + t - 1) as u32, seq[t], b)));
+    }
+    let ids = Tensor::from_vec(ids, (batch.len(), width), &Device::Cpu)?;
+    let hidden = decoder.forward(&ids, &vec![0; batch.len()], None)?.flatten_to(1)?;
+    let mut scored: Vec<Scored> = batch.iter().map(|_| Scored { logprobs: Vec::new(), entropy: options.entropy.then(Vec::new) }).collect();
+    for chunk in targets.chunks(LOGIT_ROWS) {
+        let positions = Tensor::from_vec(chunk.iter().map(|c| c.0).collect::<Vec<_>>(), chunk.len(), &Device::Cpu)?;
+        let logits = decoder.logits(&hidden.index_select(&positions, 0)?)?.to_vec2::<f32>()?;
+        let values: Vec<(f32, f32)> = logits
+            .par_iter()
+            .zip(chunk)
+            .map(|(row, &(_, token, _))| token_statistics(row, token, options.temperature, options.entropy))
+            .collect();
+        for (&(_, _, b), (logprob, entropy)) in chunk.iter().zip(values) {
+            scored[b].logprobs.push(logprob);
+            if let Some(e) = scored[b].entropy.as_mut() {
+                e.push(entropy);
+            }
+        }
+    }
+    Ok(scored)
+}
+
+/// The log-probability of `token` and (when asked) the entropy of softmax(logits / T).
+fn token_statistics(logits: &[f32], token: u32, temperature: f64, entropy: bool) -> (f32, f32) {
+    let inv = 1.0 / temperature;
+    let lse = log_sum_exp(logits, inv);
+    let logprob = (logits[token as usize] as f64 * inv - lse) as f32;
+    if !entropy {
+        return (logprob, 0.0);
+    }
+    // H = lse - sum_i p_i z_i, with z = logits / T and p = softmax(z).
+    let expected: f64 = logits.iter().map(|&x| x as f64 * inv).map(|z| (z - lse).exp() * z).sum();
+    (logprob, (lse - expected) as f32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::tests::tiny_llama;
+    use crate::model::{random_weights, Params};
+    use candle_core::D;
+
+    #[test]
+    fn scores_match_the_log_softmax_of_a_plain_forward_in_any_batch() {
+        let c = tiny_llama();
+        let d = Decoder::new(&c, &Params::new(&random_weights(&c, 2).unwrap()).unwrap().detached()).unwrap();
+        let seqs = vec![vec![3u32, 8, 1, 30, 22], vec![5, 6], vec![9], vec![0, 39, 4, 4, 4, 4, 17, 2]];
+        let options = ScoreOptions { start: 1, temperature: 0.5, entropy: true };
+        let together = score(&d, &seqs, &options).unwrap();
+        assert!(together[2].logprobs.is_empty());
+        for (seq, got) in seqs.iter().zip(&together) {
+            let ids = Tensor::from_slice(seq, (1, seq.len()), &Device::Cpu).unwrap();
+            let logits = (d.logits(&d.forward(&ids, &[0], None).unwrap().squeeze(0).unwrap()).unwrap() / 0.5).unwrap();
+            let logp = candle_nn::ops::log_softmax(&logits, D::Minus1).unwrap().to_vec2::<f32>().unwrap();
+            for t in 1..seq.len() {
+                let row = &logp[t - 1];
+                let entropy: f32 = -row.iter().map(|&l| l.exp() * l).sum::<f32>();
+                assert!((got.logprobs[t - 1] - row[seq[t] as usize]).abs() < 1e-5);
+                assert!((got.entropy.as_ref().unwrap()[t - 1] - entropy).abs() < 1e-4);
+            }
+        }
+    }
+
+    #[test]
+    fn start_zero_and_bad_temperatures_are_rejected() {
+        let c = tiny_llama();
+        let d = Decoder::new(&c, &random_weights(&c, 2).unwrap()).unwrap();
+        let seqs = vec![vec![1u32, 2]];
+        let err = score(&d, &seqs, &ScoreOptions { start: 0, temperature: 1.0, entropy: false }).unwrap_err();
+        assert!(err.message.contains("start"));
+        let err = score(&d, &seqs, &ScoreOptions { start: 1, temperature: 0.0, entropy: false }).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidParameter);
+    }
+}

@@ -1,0 +1,71 @@
+/**
+ * Model files: make tiny models, inspect HuggingFace folders and GGUF files, load a
+ * model's tokenizer. Loading and validation happen in the native core (crates/rl-core/src/io).
+ */
+import { callNative, native, toStatesetError, type NativeTokenizer } from '../native.js';
+import { fail } from '../core/errors.js';
+import type { Architecture, ModelInfo } from './types.js';
+
+export interface MakeTinyModelOptions {
+  arch: Architecture;
+  /** Folder to write the HuggingFace files into (created if missing). */
+  outDir: string;
+  /** Decides the random weights; the tokenizer is the same for every seed. Default 0. */
+  seed?: number;
+}
+
+/**
+ * Writes a tiny random model (hidden 64, 2 layers, ~700-token byte-level BPE, ChatML
+ * template) as a HuggingFace folder, for tests and quick demos.
+ */
+export function makeTinyModel(options: MakeTinyModelOptions): ModelInfo {
+  const { arch, outDir, seed } = options;
+  if (seed !== undefined && !(Number.isSafeInteger(seed) && seed >= 0)) {
+    fail('ERR_INVALID_ARGUMENT', `seed must be a non-negative integer, got ${seed}`);
+  }
+  return callNative(() => native.makeTinyModel(arch, outDir, seed));
+}
+
+/** Loads a HuggingFace folder or .gguf file, validates every tensor, and describes it. */
+export async function inspectModel(path: string): Promise<ModelInfo> {
+  try {
+    return await native.inspectModel(path);
+  } catch (err) {
+    throw toStatesetError(err);
+  }
+}
+
+/**
+ * A model's tokenizer. `encode` adds no special tokens of its own but recognizes special
+ * token text (as a chat template writes it); `decode` keeps special tokens, so a rendered
+ * conversation round-trips.
+ */
+export class Tokenizer {
+  private constructor(private readonly inner: NativeTokenizer) {}
+
+  /** From a HuggingFace folder (tokenizer.json) or a .gguf file (its metadata only). */
+  static load(path: string): Tokenizer {
+    return new Tokenizer(callNative(() => native.Tokenizer.load(path)));
+  }
+
+  encode(text: string): Uint32Array {
+    return callNative(() => this.inner.encode(text));
+  }
+
+  decode(ids: ArrayLike<number>): string {
+    const array = ids instanceof Uint32Array ? ids : Uint32Array.from(ids);
+    return callNative(() => this.inner.decode(array));
+  }
+
+  get vocabSize(): number {
+    return this.inner.vocabSize;
+  }
+
+  tokenToId(token: string): number | undefined {
+    return this.inner.tokenToId(token) ?? undefined;
+  }
+
+  idToToken(id: number): string | undefined {
+    return this.inner.idToToken(id) ?? undefined;
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * The model engine's JavaScript API: `loadModel(path)` gives a `Model` that tokenizes,
+ * generates (batched, with a KV cache) and scores token sequences, and saves itself as
+ * a HuggingFace folder. Generation, scoring, loading and saving run on native threads,
+ * off the event loop.
+ */
+import { fail } from '../core/errors.js';
+import { callNative, callNativeAsync, native, type NativeModel, type NativeModelConfig } from '../native.js';
+import { generateOptions, scoreOptions, tokenArrays } from './options.js';
+import type { Completion, GenerateOptions, LoadModelOptions, ModelConfig, ScoreOptions, ScoreResult } from './types.js';
+
+export class Model {
+  readonly config: ModelConfig;
+  readonly #native: NativeModel;
+
+  /** Use `loadModel`. */
+  constructor(handle: NativeModel) {
+    this.#native = handle;
+    this.config = toConfig(callNative(() => handle.config()));
+  }
+
+  /** Text to token ids. Special-token strings in the text (e.g. `<|im_end|>`) become their ids. */
+  tokenize(text: string): Int32Array {
+    if (typeof text !== 'string') fail('ERR_INVALID_ARGUMENT', `tokenize takes a string, got ${typeof text}`);
+    return callNative(() => this.#native.tokenize(text));
+  }
+
+  /** Token ids to text, special tokens included. */
+  detokenize(ids: Int32Array | number[]): string {
+    const [array] = tokenArrays('ids', [ids]);
+    return callNative(() => this.#native.detokenize(array));
+  }
+
+  /** Samples a completion of every prompt, all prompts in one batch. */
+  async generate(prompts: Int32Array[], options: GenerateOptions): Promise<Completion[]> {
+    const arrays = tokenArrays('prompts', prompts);
+    const native = generateOptions(options, this.config.generation);
+    const out = await callNativeAsync(() => this.#native.generate(arrays, native));
+    return out.map((c) => ({ tokens: c.tokens, logprobs: c.logprobs, finishReason: c.finishReason as Completion['finishReason'] }));
+  }
+
+  /**
+   * Log-probabilities (and optionally entropies) of the tokens of each sequence from
+   * `start` on, as the trainer computes them; no gradient is kept.
+   */
+  async score(sequences: Int32Array[], options?: ScoreOptions): Promise<ScoreResult[]> {
+    const arrays = tokenArrays('sequences', sequences);
+    const out = await callNativeAsync(() => this.#native.score(arrays, scoreOptions(options)));
+    return out.map((s) => (s.entropy ? { logprobs: s.logprobs, entropy: s.entropy } : { logprobs: s.logprobs }));
+  }
+
+  /** Writes the model (current weights) as a HuggingFace folder. */
+  async save(dir: string): Promise<void> {
+    if (typeof dir !== 'string' || dir === '') fail('ERR_INVALID_ARGUMENT', 'save needs a folder path');
+    await callNativeAsync(() => this.#native.save(dir));
+  }
+}
+
+function threadsOf(options: LoadModelOptions | undefined): number | undefined {
+  const threads = options?.threads;
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1 && threads <= 1024)) {
+    fail('ERR_INVALID_PARAMETER', `threads must be an integer from 1 to 1024, got ${String(threads)}`);
+  }
+  return threads;
+}
+
+/** Loads a HuggingFace model folder or a GGUF file. */
+export async function loadModel(path: string, options?: LoadModelOptions): Promise<Model> {
+  if (typeof path !== 'string' || path === '') fail('ERR_INVALID_ARGUMENT', 'loadModel needs the path of a model folder or .gguf file');
+  const threads = threadsOf(options);
+  return new Model(await callNativeAsync(() => native.loadModel(path, threads)));
+}
+
+/**
+ * A model of any shape (a HuggingFace config.json object) with seeded random weights and
+ * the built-in tiny tokenizer: for benchmarks and tests that need real shapes, not real
+ * weights.
+ */
+export async function randomModel(config: Record<string, unknown>, options?: LoadModelOptions & { seed?: number }): Promise<Model> {
+  const threads = threadsOf(options);
+  const seed = options?.seed ?? 0;
+  if (!(Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32)) fail('ERR_INVALID_PARAMETER', `seed must be a 32-bit unsigned integer, got ${seed}`);
+  return new Model(await callNativeAsync(() => native.randomModel(JSON.stringify(config), seed, threads)));
+}
+
+function toConfig(c: NativeModelConfig): ModelConfig {
+  return { ...c, architecture: c.architecture as ModelConfig['architecture'], eosToken: c.eosTokens[0] };
+}

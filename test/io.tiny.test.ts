@@ -1,0 +1,79 @@
+// Tiny models through the native binding and the CLI: real files in a temp folder.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inspectModel, makeTinyModel, StatesetError, Tokenizer } from '../src/index.js';
+import { main } from '../src/cli/index.js';
+
+const made: string[] = [];
+const temp = (): string => {
+  made.push(mkdtempSync(join(tmpdir(), 'stateset-io-')));
+  return made[made.length - 1];
+};
+after(() => made.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+function isCode(code: string, mentions: RegExp) {
+  return (err: unknown): boolean => {
+    assert.ok(err instanceof StatesetError, `expected a StatesetError, got ${err}`);
+    assert.equal(err.code, code);
+    assert.match(err.message, mentions);
+    return true;
+  };
+}
+
+for (const arch of ['gpt2', 'llama'] as const) {
+  test(`makeTinyModel writes a ${arch} HuggingFace folder that loads back`, async () => {
+    const dir = temp();
+    const info = makeTinyModel({ arch, outDir: dir, seed: 7 });
+    for (const file of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'generation_config.json']) {
+      assert.ok(existsSync(join(dir, file)), file);
+    }
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    assert.equal(config.model_type, arch);
+    assert.deepEqual(config.architectures, [arch === 'gpt2' ? 'GPT2LMHeadModel' : 'LlamaForCausalLM']);
+    assert.equal(config.vocab_size, info.config.vocabSize);
+    assert.equal(info.config.numKvHeads, arch === 'llama' ? 2 : 4);
+    assert.deepEqual(info.eos.map((t) => t.text), ['<|im_end|>']);
+    assert.match(JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8')).chat_template, /<\|im_start\|>/);
+    assert.deepEqual(await inspectModel(dir), info);
+  });
+}
+
+test('the tokenizer round-trips a chat turn and recognizes special tokens', () => {
+  const dir = temp();
+  makeTinyModel({ arch: 'llama', outDir: dir });
+  const tokenizer = Tokenizer.load(dir);
+  const turn = '<|im_start|>user\nMy refund for order 48213 is late — why?<|im_end|>\n<|im_start|>assistant\n';
+  const ids = tokenizer.encode(turn);
+  assert.equal(ids[0], tokenizer.tokenToId('<|im_start|>'));
+  assert.equal(ids.filter((id) => id === tokenizer.tokenToId('<|im_end|>')).length, 1);
+  assert.equal(tokenizer.decode(ids), turn);
+  assert.equal(tokenizer.decode(Array.from(ids)), turn);
+  assert.equal(tokenizer.idToToken(ids[0]), '<|im_start|>');
+  assert.equal(tokenizer.tokenToId('<|no such token|>'), undefined);
+  assert.throws(() => tokenizer.decode([tokenizer.vocabSize]), isCode('ERR_INVALID_ARGUMENT', /outside the vocabulary/));
+});
+
+test('missing, corrupt and unsupported model files are clear errors', async () => {
+  await assert.rejects(inspectModel(join(temp(), 'nothing-here')), isCode('ERR_INVALID_MODEL', /does not exist/));
+  const dir = temp();
+  makeTinyModel({ arch: 'gpt2', outDir: dir });
+  const weights = join(dir, 'model.safetensors');
+  writeFileSync(weights, readFileSync(weights).subarray(0, 1000));
+  await assert.rejects(inspectModel(dir), isCode('ERR_INVALID_MODEL', /model\.safetensors is not a valid safetensors file/));
+  const gguf = join(dir, 'broken.gguf');
+  writeFileSync(gguf, 'GGUF but not really');
+  await assert.rejects(inspectModel(gguf), isCode('ERR_INVALID_MODEL', /broken\.gguf is not a valid GGUF file/));
+  assert.throws(() => Tokenizer.load(gguf), isCode('ERR_INVALID_MODEL', /not a valid GGUF file/));
+  assert.throws(() => makeTinyModel({ arch: 'bert' as never, outDir: dir }), isCode('ERR_INVALID_ARGUMENT', /'gpt2' or 'llama'/));
+  assert.throws(() => makeTinyModel({ arch: 'gpt2', outDir: dir, seed: -1 }), isCode('ERR_INVALID_ARGUMENT', /seed/));
+});
+
+test('the make-tiny-model command writes a model and rejects a bad --arch', async () => {
+  const dir = join(temp(), 'model');
+  assert.equal(await main(['node', 'stateset-agents', 'make-tiny-model', '--arch', 'llama', '--out', dir, '--seed', '3']), 0);
+  assert.equal((await inspectModel(dir)).config.architecture, 'llama');
+  assert.equal(await main(['node', 'stateset-agents', 'make-tiny-model', '--arch', 'bert', '--out', dir]), 1);
+});
