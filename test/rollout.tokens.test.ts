@@ -3,7 +3,7 @@
 // turns is the chat template's, tokenized once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { collectRollouts, ConversationEnvironment, politeness, combineRewards, type Agent, type Trajectory } from '../src/index.js';
+import { collectRollouts, ConversationEnvironment, politeness, combineRewards, type Model, type Trajectory } from '../src/index.js';
 import { tinyAgent } from './helpers/tiny-agent.js';
 
 const scenarios = [
@@ -19,7 +19,10 @@ function runsOfMask(t: Trajectory): Array<{ value: number; start: number; end: n
 
 for (const arch of ['llama', 'gpt2'] as const) {
   test(`${arch}: masks cover exactly the sampled turns; template and user tokens are masked out`, async () => {
-    const agent = await tinyAgent(arch, { systemPrompt: 'You are a support agent.', generation: { maxNewTokens: 12 } });
+    // Extra stop ids make about half the turns end on a sampled stop token, half on the length limit.
+    const stopTokenIds = Array.from({ length: 40 }, (_, i) => 100 + i);
+    const agent = await tinyAgent(arch, { systemPrompt: 'You are a support agent.', generation: { maxNewTokens: 12, stopTokenIds } });
+    const imEnd = agent.policy.tokenize('<|im_end|>')[0];
     const env = new ConversationEnvironment({ maxTurns: 3 });
     const batch = await collectRollouts(agent, env, scenarios, { groupSize: 2, concurrency: 4 });
 
@@ -42,23 +45,27 @@ for (const arch of ['llama', 'gpt2'] as const) {
       assert.deepEqual(sampled.map((r) => [r.start, r.end]), t.turns.map((turn) => [turn.start, turn.end]));
       t.mask.forEach((m, i) => assert.ok(m ? t.logprobs[i] <= 0 && Number.isFinite(t.logprobs[i]) : t.logprobs[i] === 0));
 
-      // Between turns: the template's closing, the user's line, the next assistant header.
+      // Between turns: the template's closing (unless the policy sampled <|im_end|> itself),
+      // the user's line, the next assistant header.
       t.turns.slice(0, -1).forEach((turn, k) => {
         const between = agent.policy.detokenize(t.tokens.subarray(turn.end, t.turns[k + 1].start));
-        const closing = turn.finishReason === 'stop' ? '' : '<|im_end|>';
+        const last = t.tokens[turn.end - 1];
+        const closing = turn.finishReason === 'stop' && last === imEnd ? '' : '<|im_end|>';
         assert.equal(between, `${closing}\n<|im_start|>user\n${turn.replies[0].content}<|im_end|>\n<|im_start|>assistant\n`);
-        if (turn.finishReason === 'stop') assert.equal(t.tokens[turn.end - 1], agent.stopTokenIds[0], 'the sampled end-of-turn token is kept, mask 1');
+        if (turn.finishReason === 'stop') assert.ok(agent.stopTokenIds.includes(last), 'the sampled stop token is kept, mask 1');
       });
       // The messages hold what was decoded from the sampled ids.
       t.turns.forEach((turn) => assert.equal(turn.assistant.content, agent.decode(t.tokens.subarray(turn.start, turn.end))));
     }
+    const finishes = new Set(batch.trajectories.flatMap((t) => t.turns.map((turn) => turn.finishReason)));
+    assert.deepEqual([...finishes].sort(), ['length', 'stop'], 'both ways a turn ends were exercised');
   });
 }
 
 test('rollout log-probs are the policy scores of the very tokens in the sequence', async () => {
   const agent = await tinyAgent('llama', { generation: { maxNewTokens: 10 } });
   const batch = await collectRollouts(agent, new ConversationEnvironment({ maxTurns: 2 }), scenarios, { groupSize: 2 });
-  const model = agent.policy as Agent['policy'] & { score(s: Int32Array[], o?: { start?: number }): Promise<Array<{ logprobs: Float32Array }>> };
+  const model = agent.policy as Model;
   const scored = await model.score(batch.trajectories.map((t) => t.tokens), { start: 1 });
   batch.trajectories.forEach((t, i) => {
     let worst = 0;
@@ -78,6 +85,7 @@ test('rewards are scored per group; a context budget ends long episodes', async 
   for (const t of batch.trajectories) {
     assert.equal(t.doneReason, 'context_limit');
     assert.ok(t.tokens.length <= budget);
+    assert.equal(t.tokens.length, t.turns.at(-1)!.end, 'the trajectory ends at its last sampled token');
     assert.equal(t.episodeReward, t.turns.length);
     assert.equal(t.reward, t.episodeReward + t.turnRewards.reduce((a, b) => a + b, 0));
     assert.deepEqual(Object.keys(t.rewardScores), ['turns', 'politeness']);

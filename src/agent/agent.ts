@@ -6,6 +6,7 @@
 import { StatesetError } from '../core/errors.js';
 import { messagesSchema, type Message } from '../core/messages.js';
 import { parseWith } from '../core/validate.js';
+import { loadModel } from '../model/model.js';
 import { CHATML_TEMPLATE, ChatTemplate, type TemplateTool } from './chat-template.js';
 import { parseAgentConfig, parseGenerationOverrides, type AgentConfig, type AgentConfigInput, type GenerationConfig } from './config.js';
 import type { Policy, PolicyCompletion } from './policy.js';
@@ -47,9 +48,13 @@ export class Agent {
     this.stopTokenIds = [...stops];
   }
 
-  /** Validates the config and builds the agent around an already loaded policy model. */
-  static async create(config: AgentConfigInput, options: { policy: Policy }): Promise<Agent> {
-    return new Agent(parseAgentConfig(config), options.policy);
+  /**
+   * Validates the config and loads `config.model`. Pass `policy` to use a model that is
+   * already loaded instead (e.g. one model shared by several agents).
+   */
+  static async create(config: AgentConfigInput, options: { policy?: Policy } = {}): Promise<Agent> {
+    const parsed = parseAgentConfig(config);
+    return new Agent(parsed, options.policy ?? (await loadModel(parsed.model)));
   }
 
   /** The conversation with the configured system prompt first, unless it has one. */
@@ -65,7 +70,7 @@ export class Agent {
     return this.policy.tokenize(text);
   }
 
-  /** Sampling settings of the next call: the config, then `overrides`, then a fresh seed. */
+  /** Sampling settings of the next call: the config with the next seed, then `overrides`. */
   generationFor(overrides?: Partial<GenerationConfig>): GenerationConfig {
     const given = parseGenerationOverrides(overrides);
     return { ...this.config.generation, seed: this.config.generation.seed + this.calls++, ...given };

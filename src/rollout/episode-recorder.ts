@@ -50,8 +50,16 @@ export class EpisodeRecorder<Scenario> {
     return Int32Array.from(this.tokens);
   }
 
-  /** Ends the episode here, e.g. when the next turn would not fit the context budget. */
+  /**
+   * Ends the episode before its next turn (e.g. the turn would not fit the context budget).
+   * The prompt text appended for that turn is dropped: a trajectory ends at its last
+   * sampled token, as it does when the environment ends it.
+   */
   end(reason: string): void {
+    const last = this.turns.at(-1);
+    if (last) {
+      for (const column of [this.tokens, this.mask, this.logprobs]) column.length = last.end;
+    }
     this.doneReason = reason;
   }
 
