@@ -22,3 +22,4 @@ export type {
   ScoreOptions,
   ScoreResult,
 } from './model/types.js';
+export { measureMachine, type MachineCeilings } from './model/machine.js';
