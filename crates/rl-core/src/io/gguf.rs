@@ -38,7 +38,19 @@ pub fn load_gguf(path: &Path) -> Result<LoadedModel> {
     let weights = read_weights(&content, &mut reader, &config, family, &source)?;
     validate_weights(&config, &weights, &source)?;
     let chat_template = meta.opt_str("tokenizer.chat_template")?.map(str::to_string);
-    Ok(LoadedModel { config, weights, tokenizer, chat_template, special_tokens, generation: GenerationDefaults::default() })
+    let generation = generation_defaults(&meta)?;
+    Ok(LoadedModel { config, weights, tokenizer, chat_template, special_tokens, generation })
+}
+
+/// Sampling defaults the converter copied from generation_config.json.
+fn generation_defaults(meta: &Metadata) -> Result<GenerationDefaults> {
+    Ok(GenerationDefaults {
+        temperature: meta.opt_f64("general.sampling.temp")?,
+        top_p: meta.opt_f64("general.sampling.top_p")?,
+        top_k: meta.opt_u64("general.sampling.top_k")?.map(|k| k as usize),
+        repetition_penalty: meta.opt_f64("general.sampling.penalty_repeat")?,
+        max_new_tokens: None,
+    })
 }
 
 /// The tokenizer alone: only the metadata is read, not the tensors.

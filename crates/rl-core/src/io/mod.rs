@@ -90,3 +90,5 @@ fn existing_file(path: &Path) -> Result<&Path> {
 mod hf_tests;
 #[cfg(test)]
 mod gguf_tests;
+#[cfg(test)]
+mod fixture_tests;
