@@ -11,5 +11,5 @@ export type {
   Mask,
   Scale,
 } from './algorithms/types.js';
-export { makeTinyModel, inspectModel, Tokenizer, type MakeTinyModelOptions } from './io/models.js';
+export { makeTinyModel, inspectModel, convertModel, Tokenizer, type MakeTinyModelOptions } from './io/models.js';
 export type { Architecture, GenerationDefaults, ModelConfigInfo, ModelInfo, SpecialToken } from './io/types.js';

@@ -35,6 +35,7 @@ export interface NativeCore {
   __panicForTests(): void;
   makeTinyModel(arch: string, outDir: string, seed: number | undefined): ModelInfo;
   inspectModel(path: string): Promise<ModelInfo>;
+  convertModel(path: string, outDir: string): Promise<ModelInfo>;
   Tokenizer: { load(path: string): NativeTokenizer };
 }
 
