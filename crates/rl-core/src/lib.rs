@@ -5,6 +5,7 @@
 //! `model`: decoder language models (configuration, weights, forward passes).
 
 pub mod advantages;
+pub mod buffer;
 pub mod error;
 pub mod model;
 
