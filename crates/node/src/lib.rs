@@ -5,3 +5,4 @@
 
 mod advantages;
 mod errors;
+mod loss;

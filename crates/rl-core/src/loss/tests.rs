@@ -75,9 +75,8 @@ fn loss_at(case: &Case, config: &LossConfig, t: usize, value: f32) -> f64 {
     compute_policy_loss(&LossInput { logprobs: &logprobs, ..case.input() }, config).unwrap().loss
 }
 
-/// Central differences of `reference_loss` (default: the case's own loss) against `grad`,
-/// relative error <= 1e-3. Returns false when a probe straddles a kink of the piecewise
-/// objective, where no derivative exists.
+/// Central differences of the case's loss against `grad`, relative error <= 1e-3. Cases
+/// come from `smooth_case`, so that no probe straddles a kink of the clipped objective.
 fn check_gradient(case: &Case, config: &LossConfig, grad: &[f32], what: &str) {
     let h = 1e-3f32;
     for t in 0..case.logprobs.len() {
