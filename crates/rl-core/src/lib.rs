@@ -10,5 +10,6 @@ pub mod advantages;
 pub mod error;
 pub mod loss;
 pub mod model;
+pub mod optim;
 
 pub use error::{CoreError, ErrorCode};

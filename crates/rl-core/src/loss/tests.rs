@@ -79,10 +79,10 @@ fn loss_at(case: &Case, config: &LossConfig, t: usize, value: f32) -> f64 {
 /// come from `smooth_case`, so that no probe straddles a kink of the clipped objective.
 fn check_gradient(case: &Case, config: &LossConfig, grad: &[f32], what: &str) {
     let h = 1e-3f32;
-    for t in 0..case.logprobs.len() {
+    for (t, &g) in grad.iter().enumerate() {
         let (plus, minus) = (case.logprobs[t] + h, case.logprobs[t] - h);
         let fd = (loss_at(case, config, t, plus) - loss_at(case, config, t, minus)) / (plus as f64 - minus as f64);
-        let g = grad[t] as f64;
+        let g = g as f64;
         assert!((g - fd).abs() <= 1e-9 + 1e-3 * fd.abs().max(g.abs()), "{what}: token {t}: analytic {g} vs finite difference {fd}");
     }
 }
