@@ -13,6 +13,7 @@ export type {
   PolicyLossOptions,
   PolicyLossResult,
 } from './algorithms/loss-options.js';
+export { learningRate, type LearningRateSchedule } from './algorithms/schedule.js';
 export * as reference from './algorithms/reference/index.js';
 export type {
   Estimator,

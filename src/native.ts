@@ -43,6 +43,10 @@ export interface NativeCore {
     normalizer: LossNormalizer | undefined,
     returnGrad: boolean,
   ): PolicyLossResult;
+  learningRate(
+    schedule: { kind: string; lr: number; warmupSteps: number; totalSteps: number; minLrRatio: number },
+    step: number,
+  ): number;
   __panicForTests(): void;
 }
 

@@ -6,3 +6,4 @@
 mod advantages;
 mod errors;
 mod loss;
+mod optim;
