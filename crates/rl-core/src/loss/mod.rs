@@ -3,6 +3,7 @@
 //! modes. One call returns the loss, its metrics and the analytic gradient with respect to
 //! the per-token log-probs, which is how the trainer backpropagates the same loss.
 
+mod backprop;
 mod config;
 mod inputs;
 mod kl;
@@ -13,6 +14,7 @@ mod surrogate;
 #[cfg(test)]
 mod tests;
 
+pub use backprop::surrogate;
 pub use config::{Aggregation, KlEstimator, LossConfig, LossKind};
 pub use inputs::LossInput;
 pub use kl::LOG_RATIO_CLAMP;
