@@ -357,3 +357,26 @@ fn rejects_bad_input() {
     let e = err(LossInput { normalizer: Some(tiny), ..case.input() }, &cfg);
     assert!(e.message.contains("whole optimizer batch"), "{}", e.message);
 }
+
+#[test]
+fn clamped_log_ratios_stop_the_gradient() {
+    let mask = [1u8, 1];
+    let adv = [-1f32];
+    let run = |kind, logp: &[f32; 2], old: &[f32; 2]| {
+        let input = LossInput { logprobs: logp, old_logprobs: Some(old), ref_logprobs: None, advantages: Some(&adv), mask: &mask, offsets: None, normalizer: None };
+        compute_policy_loss(&input, &LossConfig::new(kind)).unwrap()
+    };
+    // Token log-ratios of 25 are clamped to 20: the ratio is e^20 and no gradient flows.
+    let token = run(LossKind::TokenClip, &[-1.0, -1.0], &[-26.0, -26.0]);
+    assert!((token.metrics.ratio_max - 20f64.exp()).abs() < 1e-3 * 20f64.exp());
+    assert_eq!(token.grad, vec![0.0, 0.0]);
+    // GSPO's log s_i of 15 is clamped to 10: GSPO gets no gradient, while GSPO-token's
+    // sg[s_i] * p_t / sg[p_t] still passes -A * s_i (halved by seq-mean-token-mean).
+    let (logp, old) = ([-1.0f32, -1.0], [-16.0f32, -16.0]);
+    let gspo = run(LossKind::Gspo, &logp, &old);
+    assert!((gspo.loss - 10f64.exp()).abs() < 1e-9 * 10f64.exp());
+    assert_eq!(gspo.grad, vec![0.0, 0.0]);
+    let gspo_token = run(LossKind::GspoToken, &logp, &old);
+    assert_eq!(gspo_token.loss, gspo.loss);
+    assert!(gspo_token.grad.iter().all(|&g| (g as f64 - 10f64.exp() / 2.0).abs() < 1e-2));
+}
