@@ -36,7 +36,7 @@ for (const [name, loss] of Object.entries(implementations)) {
   test(`${name}: missing inputs and bad configs`, () => {
     throwsCode(() => loss({ ...base, oldLogprobs: undefined }), 'ERR_INVALID_ARGUMENT', /oldLogprobs is required by loss 'token_clip'/);
     throwsCode(() => loss({ ...base, advantages: undefined, config: { loss: 'gspo' } }), 'ERR_INVALID_ARGUMENT', /advantages is required/);
-    throwsCode(() => loss({ ...base, config: { beta: 0.1 } }), 'ERR_INVALID_ARGUMENT', /refLogprobs is required/);
+    throwsCode(() => loss({ ...base, config: { beta: 0.1 } }), 'ERR_INVALID_ARGUMENT', /refLogprobs is required by beta/);
     throwsCode(() => loss({ ...base, config: { loss: 'ppo' as never } }), 'ERR_INVALID_ARGUMENT', /unknown loss 'ppo'/);
     throwsCode(() => loss({ ...base, config: { aggregation: 'mean' as never } }), 'ERR_INVALID_ARGUMENT', /unknown aggregation/);
     throwsCode(() => loss({ ...base, config: { klEstimator: 'k4' as never } }), 'ERR_INVALID_ARGUMENT', /unknown klEstimator/);

@@ -27,9 +27,10 @@ export function computePolicyLoss(options: PolicyLossOptions): PolicyLossResult 
   checkOffsets(bounds, len);
   const n = bounds.length - 1;
   const needsRollout = config.loss !== 'sft';
-  const old = required('oldLogprobs', args.oldLogprobs, needsRollout, config, 'the log-probs recorded at rollout time');
-  const advantages = required('advantages', args.advantages, needsRollout, config, 'one advantage per token or per sequence');
-  const ref = required('refLogprobs', args.refLogprobs, config.beta > 0, config, "the reference policy's log-probs (or set beta to 0)");
+  const byLoss = `by loss '${config.loss}'`;
+  const old = required('oldLogprobs', args.oldLogprobs, needsRollout, byLoss, 'the log-probs recorded at rollout time');
+  const advantages = required('advantages', args.advantages, needsRollout, byLoss, 'one advantage per token or per sequence');
+  const ref = required('refLogprobs', args.refLogprobs, config.beta > 0, `by beta ${config.beta}`, "the reference policy's log-probs, or set beta to 0");
   for (const [name, values] of [['logprobs', logprobs], ['oldLogprobs', old], ['refLogprobs', ref]] as const) {
     if (!values) continue;
     checkLength(name, values.length, 'logprobs', len);
@@ -190,10 +191,8 @@ function checkConfig(c: ResolvedLossConfig): void {
   if (!(Number.isFinite(c.beta) && c.beta >= 0)) fail('ERR_INVALID_PARAMETER', `beta must be a finite number >= 0, got ${c.beta}`);
 }
 
-function required<T>(name: string, value: T | undefined, needed: boolean, c: ResolvedLossConfig, what: string): T | undefined {
-  if (needed && value === undefined) {
-    fail('ERR_INVALID_ARGUMENT', `${name} is required by loss '${c.loss}' (beta ${c.beta}); pass ${what}`);
-  }
+function required<T>(name: string, value: T | undefined, needed: boolean, by: string, what: string): T | undefined {
+  if (needed && value === undefined) fail('ERR_INVALID_ARGUMENT', `${name} is required ${by}; pass ${what}`);
   return value;
 }
 

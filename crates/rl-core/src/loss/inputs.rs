@@ -56,9 +56,11 @@ pub(crate) fn check<'a>(input: &LossInput<'a>, config: &LossConfig) -> Result<Ch
     let bounds = sequence_bounds(input.offsets, len)?;
     let sequences = bounds.len() - 1;
     let needs_rollout = config.kind != LossKind::Sft;
-    let old = required("oldLogprobs", input.old_logprobs, needs_rollout, config, "the log-probs recorded at rollout time")?;
-    let advantages = required("advantages", input.advantages, needs_rollout, config, "one advantage per token or per sequence")?;
-    let reference = required("refLogprobs", input.ref_logprobs, config.beta > 0.0, config, "the reference policy's log-probs (or set beta to 0)")?;
+    let by_loss = format!("by loss '{}'", config.kind.name());
+    let old = required("oldLogprobs", input.old_logprobs, needs_rollout, &by_loss, "the log-probs recorded at rollout time")?;
+    let advantages = required("advantages", input.advantages, needs_rollout, &by_loss, "one advantage per token or per sequence")?;
+    let by_beta = format!("by beta {}", config.beta);
+    let reference = required("refLogprobs", input.ref_logprobs, config.beta > 0.0, &by_beta, "the reference policy's log-probs, or set beta to 0")?;
 
     for (name, values) in [("logprobs", Some(input.logprobs)), ("oldLogprobs", old), ("refLogprobs", reference)] {
         if let Some(v) = values {
@@ -102,12 +104,9 @@ pub(crate) fn check<'a>(input: &LossInput<'a>, config: &LossConfig) -> Result<Ch
     Ok(Checked { bounds, advantages, normalizer })
 }
 
-fn required<'a>(name: &str, value: Option<&'a [f32]>, needed: bool, config: &LossConfig, what: &str) -> Result<Option<&'a [f32]>> {
+fn required<'a>(name: &str, value: Option<&'a [f32]>, needed: bool, by: &str, what: &str) -> Result<Option<&'a [f32]>> {
     if needed && value.is_none() {
-        return Err(CoreError::new(
-            ErrorCode::InvalidArgument,
-            format!("{name} is required by loss '{}' (beta {}); pass {what}", config.kind.name(), config.beta),
-        ));
+        return Err(CoreError::new(ErrorCode::InvalidArgument, format!("{name} is required {by}; pass {what}")));
     }
     Ok(value)
 }
