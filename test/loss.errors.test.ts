@@ -1,19 +1,12 @@
 // Bad loss input gives a StatesetError with a stable code, from native and reference alike.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { computePolicyLoss, reference, StatesetError, type PolicyLossOptions } from '../src/index.js';
+import { throwsCode } from './helpers/errors.js';
+import { computePolicyLoss, reference, type PolicyLossOptions } from '../src/index.js';
 
 const implementations = { native: computePolicyLoss, reference: reference.computePolicyLoss } as const;
 const base: PolicyLossOptions = { logprobs: [-1, -2, -3], oldLogprobs: [-1, -2, -3], advantages: [1, 1, -1], mask: [1, 1, 1], offsets: [0, 2, 3] };
 
-function throwsCode(fn: () => unknown, code: string, mentions: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof StatesetError, `expected a StatesetError, got ${err}`);
-    assert.equal(err.code, code);
-    assert.match(err.message, mentions);
-    return true;
-  });
-}
 
 for (const [name, loss] of Object.entries(implementations)) {
   test(`${name}: mismatched lengths and offsets`, () => {
