@@ -6,3 +6,5 @@
 mod advantages;
 mod errors;
 mod io;
+mod loss;
+mod optim;
