@@ -150,6 +150,22 @@ fn a_qwen2_gguf_keeps_its_biases_and_row_order() {
 }
 
 #[test]
+fn every_supported_pre_tokenizer_loads_and_round_trips() {
+    let model = make_tiny_model(Architecture::Llama, 5).unwrap();
+    let dir = temp_dir("pre");
+    let text = "Order 48213 isn't here; I'll wait.\n\nThanks  a lot!";
+    for pre in ["gpt2", "smollm", "qwen2", "llama-bpe"] {
+        let path = dir.join(format!("{pre}.gguf"));
+        write_gguf(&model, GgmlDType::F32, &path, |meta| {
+            meta.iter_mut().find(|(k, _)| k == "tokenizer.ggml.pre").unwrap().1 = Value::String(pre.into());
+        });
+        let tokenizer = load_tokenizer(&path).unwrap();
+        let ids = tokenizer.encode(text).unwrap();
+        assert_eq!(tokenizer.decode(&ids).unwrap(), text, "{pre}");
+    }
+}
+
+#[test]
 fn quantized_ggufs_dequantize_close_to_the_original() {
     for (dtype, tolerance) in [(GgmlDType::Q8_0, 2e-3), (GgmlDType::Q4_0, 3e-2), (GgmlDType::Q4_1, 3e-2), (GgmlDType::F16, 1e-4)] {
         let (model, path) = tiny_gguf(&format!("{dtype:?}"), dtype);

@@ -92,3 +92,5 @@ mod hf_tests;
 mod gguf_tests;
 #[cfg(test)]
 mod fixture_tests;
+#[cfg(test)]
+mod fuzz_tests;
