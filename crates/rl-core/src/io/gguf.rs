@@ -16,8 +16,8 @@ use super::gguf_tokenizer::tokenizer_from_metadata;
 use super::special_tokens::SpecialTokenSources;
 use super::{GenerationDefaults, LoadedModel};
 use crate::error::Result;
-use crate::tokenizer::TextTokenizer;
 use crate::model::{expected_weights, validate_weights, Architecture, ModelConfig, RopeScaling, Weights};
+use crate::tokenizer::TextTokenizer;
 
 pub fn load_gguf(path: &Path) -> Result<LoadedModel> {
     let source = path.display().to_string();
