@@ -76,3 +76,13 @@ test('a saved model loads back and scores identically', async () => {
   const seq = [model.tokenize(CHAT)];
   assertClose((await again.score(seq))[0].logprobs, (await model.score(seq))[0].logprobs, 1e-6);
 });
+
+test('generation runs off the event loop: other callbacks run before it resolves', async () => {
+  const { model } = await tinyModel('gpt2');
+  let ticked = false;
+  setImmediate(() => {
+    ticked = true;
+  });
+  await model.generate([model.tokenize('Hello')], { maxNewTokens: 4, seed: 1 });
+  assert.ok(ticked, 'a callback queued before generate ran while it computed');
+});
