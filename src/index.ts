@@ -2,6 +2,18 @@
 export { StatesetError, type ErrorCode } from './core/errors.js';
 export { computeGae, groupAdvantages, whiten, nativeKernels, NATIVE_MIN_ELEMENTS } from './algorithms/advantages.js';
 export { RunningMeanStd, type RunningMeanStdState } from './algorithms/running.js';
+export { computePolicyLoss } from './algorithms/loss.js';
+export type {
+  KlEstimator,
+  LossAggregation,
+  LossNormalizer,
+  PolicyLossConfig,
+  PolicyLossKind,
+  PolicyLossMetrics,
+  PolicyLossOptions,
+  PolicyLossResult,
+} from './algorithms/loss-options.js';
+export { learningRate, type LearningRateSchedule } from './algorithms/schedule.js';
 export * as reference from './algorithms/reference/index.js';
 export type {
   Estimator,
@@ -11,7 +23,7 @@ export type {
   Mask,
   Scale,
 } from './algorithms/types.js';
-export { makeTinyModel, inspectModel, Tokenizer, type MakeTinyModelOptions } from './io/models.js';
+export { makeTinyModel, inspectModel, convertModel, Tokenizer, type MakeTinyModelOptions } from './io/models.js';
 export type { Architecture, GenerationDefaults, ModelConfigInfo, ModelInfo, SpecialToken } from './io/types.js';
 export { Model, loadModel, randomModel } from './model/model.js';
 export type {
@@ -22,6 +34,7 @@ export type {
   ScoreOptions,
   ScoreResult,
 } from './model/types.js';
+export { measureMachine, type MachineCeilings } from './model/machine.js';
 export { type Message, type Role, type ToolCall, messageSchema, system, user, assistant } from './core/messages.js';
 export type { Episode, Trajectory, Turn, ToolCallRecord } from './core/episode.js';
 export { Agent, STREAM_CHUNK_TOKENS, type AgentReply, type RespondOptions } from './agent/agent.js';

@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { StatesetError, type ErrorCode } from './core/errors.js';
+import type { LossNormalizer, PolicyLossResult, ResolvedLossConfig } from './algorithms/loss-options.js';
 import type { GenerationDefaults, ModelInfo } from './io/types.js';
 
 /** The addon's model configuration (crates/node/src/model.rs). */
@@ -86,6 +87,21 @@ export interface NativeCore {
   ): Float32Array;
   whiten(values: Float32Array, mask: Uint8Array | undefined): Float32Array;
   runningStats(values: Float32Array): Float64Array;
+  computePolicyLoss(
+    logprobs: Float32Array,
+    oldLogprobs: Float32Array | undefined,
+    refLogprobs: Float32Array | undefined,
+    advantages: Float32Array | undefined,
+    mask: Uint8Array,
+    offsets: Int32Array | undefined,
+    config: ResolvedLossConfig,
+    normalizer: LossNormalizer | undefined,
+    returnGrad: boolean,
+  ): PolicyLossResult;
+  learningRate(
+    schedule: { kind: string; lr: number; warmupSteps: number; totalSteps: number; minLrRatio: number },
+    step: number,
+  ): number;
   __panicForTests(): void;
   loadModel(path: string, threads: number | undefined): Promise<NativeModel>;
   randomModel(configJson: string, seed: number, threads: number | undefined): Promise<NativeModel>;
@@ -94,6 +110,7 @@ export interface NativeCore {
   __panicInTaskForTests(): Promise<void>;
   makeTinyModel(arch: string, outDir: string, seed: number | undefined): ModelInfo;
   inspectModel(path: string): Promise<ModelInfo>;
+  convertModel(path: string, outDir: string): Promise<ModelInfo>;
   Tokenizer: { load(path: string): NativeTokenizer };
 }
 

@@ -1,6 +1,7 @@
 /** The `stateset-agents` command line. Each subcommand lives in its own module. */
 import { Command, CommanderError } from 'commander';
 import { StatesetError } from '../core/errors.js';
+import { registerConvertModel } from './convert-model.js';
 import { registerMakeTinyModel } from './make-tiny-model.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -15,6 +16,7 @@ export async function main(argv: string[]): Promise<number> {
       console.log(createRequire(import.meta.url)('../../package.json').version);
     });
   registerMakeTinyModel(program);
+  registerConvertModel(program);
   try {
     await program.parseAsync(argv);
     return 0;

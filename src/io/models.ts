@@ -27,9 +27,21 @@ export function makeTinyModel(options: MakeTinyModelOptions): ModelInfo {
 }
 
 /** Loads a HuggingFace folder or .gguf file, validates every tensor, and describes it. */
-export async function inspectModel(path: string): Promise<ModelInfo> {
+export function inspectModel(path: string): Promise<ModelInfo> {
+  return settle(() => native.inspectModel(path));
+}
+
+/**
+ * Loads a HuggingFace folder or .gguf file (dequantized to f32) and writes it to `outDir`
+ * as a HuggingFace folder that Python transformers loads.
+ */
+export function convertModel(path: string, outDir: string): Promise<ModelInfo> {
+  return settle(() => native.convertModel(path, outDir));
+}
+
+async function settle<T>(call: () => Promise<T>): Promise<T> {
   try {
-    return await native.inspectModel(path);
+    return await call();
   } catch (err) {
     throw toStatesetError(err);
   }

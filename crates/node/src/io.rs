@@ -119,19 +119,31 @@ pub fn make_tiny_model(arch: String, out_dir: String, seed: Option<i64>) -> napi
 }
 
 /// Loading reads every tensor (seconds for a real model), so it runs off the event loop.
-pub struct InspectModelTask {
+pub struct LoadModelTask {
     path: PathBuf,
+    /// Where to write the loaded model as a HuggingFace folder, if anywhere.
+    save_to: Option<PathBuf>,
 }
 
-impl Task for InspectModelTask {
+impl LoadModelTask {
+    fn run(&self) -> rl_core::error::Result<ModelInfo> {
+        let model = core_io::load_model(&self.path)?;
+        if let Some(dir) = &self.save_to {
+            core_io::save_model(dir, &model)?;
+        }
+        Ok(model_info(&model))
+    }
+}
+
+impl Task for LoadModelTask {
     type Output = ModelInfo;
     type JsValue = ModelInfo;
 
     fn compute(&mut self) -> napi::Result<ModelInfo> {
         // A panic here would abort Node (DESIGN.md): turn it into an error.
-        let loaded = std::panic::catch_unwind(|| core_io::load_model(&self.path))
-            .map_err(|_| napi::Error::new(napi::Status::GenericFailure, format!("loading {} panicked", self.path.display())))?;
-        Ok(model_info(&loaded.map_err(to_napi)?))
+        std::panic::catch_unwind(|| self.run())
+            .map_err(|_| napi::Error::new(napi::Status::GenericFailure, format!("loading {} panicked", self.path.display())))?
+            .map_err(to_napi)
     }
 
     fn resolve(&mut self, _env: Env, output: ModelInfo) -> napi::Result<ModelInfo> {
@@ -141,8 +153,15 @@ impl Task for InspectModelTask {
 
 /// Loads a HuggingFace folder or GGUF file (validating every tensor) and describes it.
 #[napi]
-pub fn inspect_model(path: String) -> AsyncTask<InspectModelTask> {
-    AsyncTask::new(InspectModelTask { path: PathBuf::from(path) })
+pub fn inspect_model(path: String) -> AsyncTask<LoadModelTask> {
+    AsyncTask::new(LoadModelTask { path: PathBuf::from(path), save_to: None })
+}
+
+/// Loads a HuggingFace folder or GGUF file and writes it as a HuggingFace folder
+/// (f32 safetensors) that Python transformers loads.
+#[napi]
+pub fn convert_model(path: String, out_dir: String) -> AsyncTask<LoadModelTask> {
+    AsyncTask::new(LoadModelTask { path: PathBuf::from(path), save_to: Some(PathBuf::from(out_dir)) })
 }
 
 /// The tokenizer of a model folder or GGUF file: encode adds no special tokens but

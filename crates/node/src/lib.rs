@@ -6,5 +6,7 @@
 mod advantages;
 mod errors;
 mod io;
+mod loss;
 mod model;
+mod optim;
 mod perf;

@@ -21,6 +21,10 @@ pub enum ErrorCode {
     InvalidToken,
     /// A tensor operation failed inside the core (a bug, not a user error).
     Compute,
+    /// An input value that must be finite is NaN or infinite.
+    NonFinite,
+    /// A saved optimizer or training state is missing, corrupt, or does not fit.
+    InvalidCheckpoint,
 }
 
 impl ErrorCode {
@@ -34,6 +38,8 @@ impl ErrorCode {
             ErrorCode::InvalidModel => "ERR_INVALID_MODEL",
             ErrorCode::InvalidToken => "ERR_INVALID_TOKEN",
             ErrorCode::Compute => "ERR_COMPUTE",
+            ErrorCode::NonFinite => "ERR_NON_FINITE",
+            ErrorCode::InvalidCheckpoint => "ERR_INVALID_CHECKPOINT",
         }
     }
 }

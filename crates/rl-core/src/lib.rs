@@ -2,16 +2,21 @@
 //!
 //! `advantages`: GAE and group-relative estimators over flat buffers holding many
 //! trajectories or groups at once (ALGORITHMS.md sections 1 and 2).
+//! `loss`: policy losses with their analytic gradients (section 3).
+//! `optim`: AdamW, learning-rate schedules, gradient clipping.
 //! `model`: decoder language models (configuration, weights, forward passes).
 //! `generate`: batched sampling with a KV cache; `score`: per-token log-probs of given sequences.
 //! `io`: loading and saving models (HuggingFace folders, GGUF files); `tokenizer`: text <-> ids.
 
 pub mod advantages;
+pub mod buffer;
 pub mod engine;
 pub mod error;
 pub mod generate;
 pub mod io;
+pub mod loss;
 pub mod model;
+pub mod optim;
 pub mod perf;
 pub mod score;
 pub mod tiny;

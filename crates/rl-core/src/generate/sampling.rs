@@ -68,14 +68,20 @@ pub fn log_sum_exp(logits: &[f32], scale: f64) -> f64 {
 /// Draws the next token. `seen` lists the distinct tokens already in the sequence (for the
 /// repetition penalty). Returns the token and its log-probability under the policy.
 pub fn sample(logits: &[f32], params: &SamplingParams, seen: &[u32], rng: &mut SplitMix64) -> (u32, f32) {
-    let mut adjusted = logits.to_vec();
-    if params.repetition_penalty != 1.0 {
+    let penalized;
+    let adjusted = if params.repetition_penalty != 1.0 && !seen.is_empty() {
+        let p = params.repetition_penalty as f32;
+        let mut copy = logits.to_vec();
         for &t in seen {
-            let x = &mut adjusted[t as usize];
-            *x = if *x > 0.0 { *x / params.repetition_penalty as f32 } else { *x * params.repetition_penalty as f32 };
+            let x = &mut copy[t as usize];
+            *x = if *x > 0.0 { *x / p } else { *x * p };
         }
-    }
-    let token = if params.temperature == 0.0 { argmax(&adjusted) } else { draw(&adjusted, params, rng) };
+        penalized = copy;
+        &penalized[..]
+    } else {
+        logits
+    };
+    let token = if params.temperature == 0.0 { argmax(adjusted) } else { draw(adjusted, params, rng) };
     (token, token_logprob(logits, token, params.scoring_temperature()))
 }
 
@@ -94,10 +100,11 @@ fn descending(a: &(f32, u32), b: &(f32, u32)) -> Ordering {
 }
 
 /// Samples from softmax(logits / temperature) restricted by top-k, then top-p, then min-p.
+/// Weights are left unnormalized (the largest is 1): every rule below is relative.
 fn draw(logits: &[f32], params: &SamplingParams, rng: &mut SplitMix64) -> u32 {
-    let inv = 1.0 / params.temperature;
-    let lse = log_sum_exp(logits, inv);
-    let mut candidates: Vec<(f32, u32)> = logits.iter().enumerate().map(|(i, &x)| (((x as f64 * inv) - lse).exp() as f32, i as u32)).collect();
+    let inv = (1.0 / params.temperature) as f32;
+    let max = logits.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+    let mut candidates: Vec<(f32, u32)> = logits.iter().enumerate().map(|(i, &x)| (((x - max) * inv).exp(), i as u32)).collect();
     if params.top_k > 0 && params.top_k < candidates.len() {
         candidates.select_nth_unstable_by(params.top_k - 1, descending);
         candidates.truncate(params.top_k);

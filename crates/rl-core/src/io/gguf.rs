@@ -2,6 +2,7 @@
 //! f32, under their HuggingFace names; the config from `<arch>.*` metadata; the tokenizer,
 //! chat template and special tokens from `tokenizer.*` metadata.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
@@ -15,8 +16,8 @@ use super::gguf_tokenizer::tokenizer_from_metadata;
 use super::special_tokens::SpecialTokenSources;
 use super::{GenerationDefaults, LoadedModel};
 use crate::error::Result;
+use crate::model::{expected_weights, validate_weights, Architecture, ModelConfig, RopeScaling, Weights};
 use crate::tokenizer::TextTokenizer;
-use crate::model::{validate_weights, Architecture, ModelConfig, RopeScaling, Weights};
 
 pub fn load_gguf(path: &Path) -> Result<LoadedModel> {
     let source = path.display().to_string();
@@ -38,7 +39,19 @@ pub fn load_gguf(path: &Path) -> Result<LoadedModel> {
     let weights = read_weights(&content, &mut reader, &config, family, &source)?;
     validate_weights(&config, &weights, &source)?;
     let chat_template = meta.opt_str("tokenizer.chat_template")?.map(str::to_string);
-    Ok(LoadedModel { config, weights, tokenizer, chat_template, special_tokens, generation: GenerationDefaults::default() })
+    let generation = generation_defaults(&meta)?;
+    Ok(LoadedModel { config, weights, tokenizer, chat_template, special_tokens, generation })
+}
+
+/// Sampling defaults the converter copied from generation_config.json.
+fn generation_defaults(meta: &Metadata) -> Result<GenerationDefaults> {
+    Ok(GenerationDefaults {
+        temperature: meta.opt_f64("general.sampling.temp")?,
+        top_p: meta.opt_f64("general.sampling.top_p")?,
+        top_k: meta.opt_u64("general.sampling.top_k")?.map(|k| k as usize),
+        repetition_penalty: meta.opt_f64("general.sampling.penalty_repeat")?,
+        max_new_tokens: None,
+    })
 }
 
 /// The tokenizer alone: only the metadata is read, not the tensors.
@@ -66,6 +79,13 @@ enum Family {
 }
 
 impl Family {
+    fn name(self) -> &'static str {
+        match self {
+            Family::Llama => "llama",
+            Family::Qwen2 => "qwen2",
+        }
+    }
+
     fn parse(arch: &str, source: &str) -> Result<Family> {
         match arch {
             "llama" => Ok(Family::Llama),
@@ -125,10 +145,12 @@ fn config_from_metadata(meta: &Metadata, arch: &str, family: Family, content: &C
 }
 
 fn read_weights(content: &Content, reader: &mut BufReader<File>, config: &ModelConfig, family: Family, source: &str) -> Result<Weights> {
+    let expected: HashSet<String> = expected_weights(config).into_iter().map(|s| s.name).collect();
     let mut weights = Weights::new();
     for (gguf_name, info) in &content.tensor_infos {
-        let name = hf_name(gguf_name)
-            .ok_or_else(|| invalid(format!("{source} holds tensor '{gguf_name}', which a llama-family model does not have")))?;
+        let name = hf_name(gguf_name).filter(|n| expected.contains(n)).ok_or_else(|| {
+            invalid(format!("{source} holds tensor '{gguf_name}', which a {arch} model with this metadata does not have", arch = family.name()))
+        })?;
         let read_error = |e: candle_core::Error| invalid(format!("{source}: cannot read tensor '{gguf_name}' of type {:?} ({})", info.ggml_dtype, reason(e)));
         let tensor = content.tensor(reader, gguf_name, &Device::Cpu).and_then(|q| q.dequantize(&Device::Cpu)).map_err(read_error)?;
         let tensor = match (family, name.rsplit('.').nth(1)) {

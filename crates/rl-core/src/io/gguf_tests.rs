@@ -19,6 +19,7 @@ fn gguf_name(model: &LoadedModel, hf: &str) -> String {
     for l in 0..model.config.num_layers {
         for (g, _) in LAYER_MODULES {
             candidates.push(format!("blk.{l}.{g}.weight"));
+            candidates.push(format!("blk.{l}.{g}.bias"));
         }
     }
     candidates.into_iter().find(|g| hf_name(g).as_deref() == Some(hf)).unwrap()
@@ -60,9 +61,15 @@ fn tokenizer_metadata(model: &LoadedModel) -> Vec<(String, Value)> {
 
 /// Writes `model` as llama.cpp would; matrices in `dtype`, 1-D tensors in f32.
 fn write_gguf(model: &LoadedModel, dtype: GgmlDType, path: &Path, edit: impl Fn(&mut Vec<(String, Value)>)) {
+    write_gguf_as("llama", model, dtype, path, edit)
+}
+
+/// llama.cpp permutes Q/K rows for "llama" only; "qwen2" keeps HuggingFace's order.
+fn write_gguf_as(arch: &str, model: &LoadedModel, dtype: GgmlDType, path: &Path, edit: impl Fn(&mut Vec<(String, Value)>)) {
     let c = &model.config;
+    let permuted = arch == "llama";
     let mut meta: Vec<(String, Value)> = vec![
-        ("general.architecture".into(), Value::String("llama".into())),
+        ("general.architecture".into(), Value::String(arch.into())),
         ("llama.context_length".into(), Value::U32(c.max_position_embeddings as u32)),
         ("llama.embedding_length".into(), Value::U32(c.hidden_size as u32)),
         ("llama.block_count".into(), Value::U32(c.num_layers as u32)),
@@ -72,15 +79,20 @@ fn write_gguf(model: &LoadedModel, dtype: GgmlDType, path: &Path, edit: impl Fn(
         ("llama.attention.layer_norm_rms_epsilon".into(), Value::F32(c.norm_eps as f32)),
         ("llama.rope.freq_base".into(), Value::F32(c.rope_theta as f32)),
     ];
+    for (key, _) in meta.iter_mut() {
+        if let Some(rest) = key.strip_prefix("llama.") {
+            *key = format!("{arch}.{rest}");
+        }
+    }
     meta.extend(tokenizer_metadata(model));
     edit(&mut meta);
     let tensors: Vec<(String, QTensor)> = model
         .weights
         .iter()
         .map(|(name, t)| {
-            let t = if name.ends_with("q_proj.weight") {
+            let t = if permuted && name.ends_with("q_proj.weight") {
                 permute(t, c.num_heads)
-            } else if name.ends_with("k_proj.weight") {
+            } else if permuted && name.ends_with("k_proj.weight") {
                 permute(t, c.num_kv_heads)
             } else {
                 t.clone()
@@ -121,6 +133,36 @@ fn an_f32_gguf_gives_the_model_it_was_written_from() {
     assert_eq!(loaded.tokenizer.encode(text).unwrap(), ids);
     assert_eq!(loaded.tokenizer.decode(&ids).unwrap(), text);
     assert_eq!(load_tokenizer(&path).unwrap().encode(text).unwrap(), ids);
+}
+
+#[test]
+fn a_qwen2_gguf_keeps_its_biases_and_row_order() {
+    let mut model = make_tiny_model(Architecture::Llama, 5).unwrap();
+    model.config.attention_bias = true;
+    model.weights = crate::model::random_weights(&model.config, 9).unwrap();
+    let bias = "model.layers.1.self_attn.k_proj.bias";
+    model.weights.insert(bias.into(), Tensor::arange(0f32, 32f32, &candle_core::Device::Cpu).unwrap());
+    let path = temp_dir("qwen2").join("model.gguf");
+    write_gguf_as("qwen2", &model, GgmlDType::F32, &path, |_| {});
+    let loaded = load_model(&path).unwrap();
+    assert_eq!(loaded.config, model.config);
+    assert_same_weights(&model, &loaded, 0.0);
+}
+
+#[test]
+fn every_supported_pre_tokenizer_loads_and_round_trips() {
+    let model = make_tiny_model(Architecture::Llama, 5).unwrap();
+    let dir = temp_dir("pre");
+    let text = "Order 48213 isn't here; I'll wait.\n\nThanks  a lot!";
+    for pre in ["gpt2", "smollm", "qwen2", "llama-bpe"] {
+        let path = dir.join(format!("{pre}.gguf"));
+        write_gguf(&model, GgmlDType::F32, &path, |meta| {
+            meta.iter_mut().find(|(k, _)| k == "tokenizer.ggml.pre").unwrap().1 = Value::String(pre.into());
+        });
+        let tokenizer = load_tokenizer(&path).unwrap();
+        let ids = tokenizer.encode(text).unwrap();
+        assert_eq!(tokenizer.decode(&ids).unwrap(), text, "{pre}");
+    }
 }
 
 #[test]
@@ -167,6 +209,11 @@ fn unsupported_metadata_is_named() {
         let m = load_err(&path);
         assert!(m.contains(expected), "{m}");
     }
+    let mut with_bias = model.clone();
+    with_bias.weights.insert("model.layers.0.self_attn.q_proj.bias".into(), Tensor::zeros(64, candle_core::DType::F32, &candle_core::Device::Cpu).unwrap());
+    let path = dir.join("bias.gguf");
+    write_gguf(&with_bias, GgmlDType::F32, &path, |_| {});
+    assert!(load_err(&path).contains("'blk.0.attn_q.bias'"));
     let path = dir.join("missing.gguf");
     write_gguf(&model, GgmlDType::F32, &path, |meta| meta.retain(|(k, _)| k != "llama.embedding_length"));
     assert!(load_err(&path).contains("no metadata 'llama.embedding_length'"));

@@ -83,3 +83,27 @@ fn pre_tokenizer(pre: &str, source: &str) -> Result<PreTokenizerWrapper> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use tokenizers::{OffsetReferential, OffsetType, PreTokenizedString, PreTokenizer};
+
+    use super::pre_tokenizer;
+
+    fn pieces(pre: &str, text: &str) -> Vec<String> {
+        let mut s = PreTokenizedString::from(text);
+        pre_tokenizer(pre, "test").unwrap().pre_tokenize(&mut s).unwrap();
+        s.get_splits(OffsetReferential::Original, OffsetType::Byte).into_iter().map(|(p, _, _)| p.to_string()).collect()
+    }
+
+    #[test]
+    fn pre_tokenizers_split_numbers_as_their_families_do() {
+        // Byte-level pieces: a space shows as 'Ġ'.
+        assert_eq!(pieces("gpt2", "ab 48213"), ["ab", "Ġ48213"]);
+        assert_eq!(pieces("smollm", "ab 48213"), ["ab", "Ġ", "4", "8", "2", "1", "3"]);
+        assert_eq!(pieces("llama-bpe", "ab 48213"), ["ab", "Ġ", "482", "13"]);
+        assert_eq!(pieces("qwen2", "ab 48213"), ["ab", "Ġ", "4", "8", "2", "1", "3"]);
+        assert_eq!(pieces("llama-bpe", "I'LL go"), ["I", "'LL", "Ġgo"]);
+        assert_eq!(pieces("gpt2", "I'LL go"), ["I", "'", "LL", "Ġgo"]);
+    }
+}

@@ -19,6 +19,18 @@ pub fn save_model(dir: &Path, model: &LoadedModel) -> Result<()> {
     write(&dir.join("tokenizer.json"), model.tokenizer.to_json()?)?;
     write_json(&dir.join("tokenizer_config.json"), &tokenizer_config(model))?;
     write_json(&dir.join("generation_config.json"), &generation_config(model))?;
+    remove_stale_templates(dir)
+}
+
+/// Loaders prefer these files to tokenizer_config.json's template, so one left in `dir`
+/// by an earlier save would silently replace the template just written.
+fn remove_stale_templates(dir: &Path) -> Result<()> {
+    for name in ["chat_template.jinja", "chat_template.json"] {
+        let path = dir.join(name);
+        if path.is_file() {
+            std::fs::remove_file(&path).map_err(|e| write_error(&path, e))?;
+        }
+    }
     Ok(())
 }
 

@@ -93,7 +93,12 @@ fn transformers_5_chat_template_file_and_named_templates_are_read() {
     std::fs::write(&config_path, tc.to_string()).unwrap();
     assert_eq!(load_model(&dir).unwrap().chat_template.as_deref(), Some("D"));
     std::fs::write(dir.join("chat_template.jinja"), "J").unwrap();
-    assert_eq!(load_model(&dir).unwrap().chat_template.as_deref(), Some("J"));
+    let mut model = load_model(&dir).unwrap();
+    assert_eq!(model.chat_template.as_deref(), Some("J"));
+    // Saving over the folder replaces the transformers 5 template file too.
+    model.chat_template = Some("S".into());
+    save_model(&dir, &model).unwrap();
+    assert_eq!(load_model(&dir).unwrap().chat_template.as_deref(), Some("S"));
 }
 
 #[test]

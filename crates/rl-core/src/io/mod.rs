@@ -90,3 +90,7 @@ fn existing_file(path: &Path) -> Result<&Path> {
 mod hf_tests;
 #[cfg(test)]
 mod gguf_tests;
+#[cfg(test)]
+mod fixture_tests;
+#[cfg(test)]
+mod fuzz_tests;

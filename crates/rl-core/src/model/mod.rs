@@ -14,6 +14,8 @@ pub mod weights;
 
 #[cfg(test)]
 pub(crate) mod tests;
+#[cfg(test)]
+mod parity_tests;
 
 pub use config::{Architecture, ModelConfig, RopeScaling};
 pub use decoder::{Context, Decoder};
