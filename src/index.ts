@@ -11,3 +11,6 @@ export type {
   Mask,
   Scale,
 } from './algorithms/types.js';
+export { combineTrackers, type Tracker, type Metrics, type Sample } from './tracking/tracker.js';
+export { JsonlTracker } from './tracking/jsonl.js';
+export { TensorBoardTracker } from './tracking/tensorboard/tracker.js';

@@ -10,7 +10,12 @@ export type ErrorCode =
   | 'ERR_INVALID_ARGUMENT'
   | 'ERR_INVALID_MODEL'
   | 'ERR_NATIVE_PANIC'
-  | 'ERR_NATIVE_MISSING';
+  | 'ERR_NATIVE_MISSING'
+  | 'ERR_INVALID_CONFIG'
+  | 'ERR_CONFIG_FILE'
+  | 'ERR_MODULE_LOAD'
+  | 'ERR_CHECKPOINT'
+  | 'ERR_TRACKER';
 
 export class StatesetError extends Error {
   readonly code: ErrorCode;
