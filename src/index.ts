@@ -14,3 +14,6 @@ export type {
 export { combineTrackers, type Tracker, type Metrics, type Sample } from './tracking/tracker.js';
 export { JsonlTracker } from './tracking/jsonl.js';
 export { TensorBoardTracker } from './tracking/tensorboard/tracker.js';
+export { SafeTracker, type SafeTrackerOptions } from './tracking/safe.js';
+export { ConsoleTracker, type ConsoleTrackerOptions } from './tracking/console.js';
+export { WandbTracker, type WandbOptions } from './tracking/wandb.js';
