@@ -17,3 +17,4 @@ export { TensorBoardTracker } from './tracking/tensorboard/tracker.js';
 export { SafeTracker, type SafeTrackerOptions } from './tracking/safe.js';
 export { ConsoleTracker, type ConsoleTrackerOptions } from './tracking/console.js';
 export { WandbTracker, type WandbOptions } from './tracking/wandb.js';
+export { CheckpointStore, COMPLETE_MARKER, type CheckpointInfo, type CheckpointStoreOptions } from './train/checkpoint-store.js';
