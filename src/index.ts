@@ -18,3 +18,8 @@ export { SafeTracker, type SafeTrackerOptions } from './tracking/safe.js';
 export { ConsoleTracker, type ConsoleTrackerOptions } from './tracking/console.js';
 export { WandbTracker, type WandbOptions } from './tracking/wandb.js';
 export { CheckpointStore, COMPLETE_MARKER, type CheckpointInfo, type CheckpointStoreOptions } from './train/checkpoint-store.js';
+export { loadConfig, parseConfig, type LoadConfigOptions, type LoadedConfig } from './config/load.js';
+export { readConfigFile } from './config/file.js';
+export { applyOverrides, parseOverrideValue } from './config/overrides.js';
+export { describeZodIssues } from './config/zod-errors.js';
+export { importModuleReference, ModuleReferenceSchema, type ModuleReference } from './config/modules.js';
