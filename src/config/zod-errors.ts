@@ -61,18 +61,28 @@ function schemaAt(root: z.ZodType | undefined, path: readonly Key[]): z.ZodType 
 
 const quoteAll = (values: readonly unknown[]) => values.map((v) => JSON.stringify(v)).join(', ');
 
+function isInteger(schema: z.ZodType | undefined): boolean {
+  const checks = schema && defOf(schema).type === 'number' ? (defOf(schema).checks ?? []) : [];
+  return checks.some((c) => c._zod.def.check === 'number_format' && /int/.test(c._zod.def.format ?? ''));
+}
+
+/** "a number", "a positive integer", "a number <= 10". */
+function numberPhrase(integer: boolean, bound?: { op: '>=' | '>' | '<=' | '<'; limit: number }): string {
+  const noun = integer ? 'integer' : 'number';
+  const article = integer ? 'an' : 'a';
+  if (!bound) return `${article} ${noun}`;
+  if (bound.limit === 0 && bound.op === '>') return `a positive ${noun}`;
+  if (bound.limit === 0 && bound.op === '>=') return `a non-negative ${noun}`;
+  return `${article} ${noun} ${bound.op} ${bound.limit}`;
+}
+
 /** "a positive integer", "a number", "one of "a", "b"" ... for a schema, when it says. */
 function describeSchema(schema: z.ZodType | undefined): string | undefined {
   if (!schema) return undefined;
   const def = defOf(schema);
   if (def.type === 'number') {
-    const checks = (def.checks ?? []).map((c) => c._zod.def);
-    const integer = checks.some((c) => c.check === 'number_format' && /int/.test(c.format ?? ''));
-    const lower = checks.find((c) => c.check === 'greater_than');
-    const noun = integer ? 'integer' : 'number';
-    if (lower?.value === 0) return lower.inclusive ? `a non-negative ${noun}` : `a positive ${noun}`;
-    if (lower) return `${integer ? 'an' : 'a'} ${noun} ${lower.inclusive ? '>=' : '>'} ${lower.value}`;
-    return integer ? 'an integer' : 'a number';
+    const lower = (def.checks ?? []).map((c) => c._zod.def).find((c) => c.check === 'greater_than');
+    return numberPhrase(isInteger(schema), lower && { op: lower.inclusive ? '>=' : '>', limit: lower.value ?? 0 });
   }
   if (def.type === 'enum') return `one of ${quoteAll(Object.values(def.entries ?? {}))}`;
   if (def.type === 'literal') return (def.values ?? []).length === 1 ? JSON.stringify(def.values![0]) : `one of ${quoteAll(def.values ?? [])}`;
@@ -118,15 +128,14 @@ function formatPath(path: readonly Key[]): string {
   return path.length === 0 ? '(top level)' : path.map(String).join('.');
 }
 
-function bound(issue: Extract<Issue, { code: 'too_small' | 'too_big' }>): string {
+function bound(issue: Extract<Issue, { code: 'too_small' | 'too_big' }>, integer: boolean): string {
   const small = issue.code === 'too_small';
   const limit = Number(small ? issue.minimum : issue.maximum);
   const inclusive = issue.inclusive !== false;
   const plural = limit === 1 ? '' : 's';
   if (issue.origin === 'string') return `a string of ${small ? 'at least' : 'at most'} ${limit} character${plural}`;
   if (issue.origin === 'array' || issue.origin === 'set') return `${small ? 'at least' : 'at most'} ${limit} item${plural}`;
-  if (small && limit === 0) return inclusive ? 'a non-negative number' : 'a positive number';
-  return `a number ${small ? (inclusive ? '>=' : '>') : inclusive ? '<=' : '<'} ${limit}`;
+  return numberPhrase(integer, { op: small ? (inclusive ? '>=' : '>') : inclusive ? '<=' : '<', limit });
 }
 
 function expectation(issue: Issue, schema: z.ZodType | undefined): string | undefined {
@@ -135,7 +144,7 @@ function expectation(issue: Issue, schema: z.ZodType | undefined): string | unde
       return describeSchema(schemaAt(schema, issue.path)) ?? TYPE_NAMES[issue.expected] ?? issue.expected;
     case 'too_small':
     case 'too_big':
-      return bound(issue);
+      return bound(issue, isInteger(schemaAt(schema, issue.path)));
     case 'invalid_value':
       return issue.values.length === 1 ? JSON.stringify(issue.values[0]) : `one of ${quoteAll(issue.values)}`;
     case 'invalid_format':
