@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
-import { ConsoleTracker } from '../src/index.js';
+import { ConsoleTracker, StatesetError } from '../src/index.js';
 
 function capture(isTTY: boolean): { stream: PassThrough & { isTTY?: boolean; columns?: number }; text: () => Promise<string> } {
   const stream: PassThrough & { isTTY?: boolean; columns?: number } = new PassThrough();
@@ -48,4 +48,10 @@ test('on a terminal: a progress bar with step/total, reward and KL', async () =>
   assert.match(text, /\x1b\[/, 'the bar redraws with terminal escape codes');
   assert.match(text, /4\/4 \| ETA \S+ \| reward 0\.75 \| kl 0\.125/);
   assert.match(text, /eval at step 1 \| reward 0\.3/);
+});
+
+test('a missing or bad total is a StatesetError', () => {
+  for (const totalSteps of [0, 2.5, NaN]) {
+    assert.throws(() => new ConsoleTracker({ totalSteps }), (e) => e instanceof StatesetError && e.code === 'ERR_INVALID_ARGUMENT' && /totalSteps/.test(e.message));
+  }
 });

@@ -4,6 +4,7 @@
  * since redrawn bars turn into noise in a file.
  */
 import { MultiBar, type SingleBar } from 'cli-progress';
+import { StatesetError } from '../core/errors.js';
 import type { Metrics, Tracker } from './tracker.js';
 
 export interface ConsoleTrackerOptions {
@@ -36,6 +37,9 @@ export class ConsoleTracker implements Tracker {
   private first: { step: number; time: number } | undefined;
 
   constructor(private readonly options: ConsoleTrackerOptions) {
+    if (!(Number.isSafeInteger(options.totalSteps) && options.totalSteps > 0)) {
+      throw new StatesetError('ERR_INVALID_ARGUMENT', `totalSteps must be a positive integer, got ${options.totalSteps}`);
+    }
     this.stream = options.stream ?? process.stdout;
     if (this.stream.isTTY && !options.quiet) {
       this.bars = new MultiBar({
