@@ -6,6 +6,8 @@ import { nativeKernels, reference, NATIVE_MIN_ELEMENTS } from '../src/index.js';
 import { bestSecondsPerCall, copyBandwidthGbps } from './measure.js';
 
 const SIZES = [1_000, 4_000, 16_000, 64_000, 256_000, 1_000_000, 4_000_000, 16_000_000];
+/** Small sizes, to locate the crossover below which the reference is faster. */
+const CROSSOVER_SIZES = [16, 32, 64, 128, 256, 512, 1_000, 2_000, 4_000];
 const TRAJECTORY_LENGTH = 1024;
 const GROUP_SIZE = 8;
 
@@ -60,10 +62,27 @@ for (const n of SIZES) {
   }
 }
 
+/** The smallest size from which native is faster at every larger probed size. */
+function crossover(kernel: Result['kernel']): number {
+  let from = Infinity;
+  for (const n of [...CROSSOVER_SIZES].reverse()) {
+    const rewards = randomFloats(n);
+    const values = randomFloats(n);
+    const run =
+      kernel === 'gae'
+        ? [() => nativeKernels.computeGae({ rewards, values }), () => reference.computeGae({ rewards, values })]
+        : [() => nativeKernels.groupAdvantages({ rewards, groupSize: 8 }), () => reference.groupAdvantages({ rewards, groupSize: 8 })];
+    if (bestSecondsPerCall(run[0]) > bestSecondsPerCall(run[1])) break;
+    from = n;
+  }
+  return from;
+}
+
 console.log(
   JSON.stringify(
     {
       copy_gbps: round(copyGbps),
+      measured_crossover_elements: { gae: crossover('gae'), group_advantages: crossover('group_advantages') },
       threads: Number(process.env.RAYON_NUM_THREADS),
       native_min_elements: NATIVE_MIN_ELEMENTS,
       bytes_per_element: { gae: 16, group_advantages: 8 },

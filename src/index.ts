@@ -2,6 +2,18 @@
 export { StatesetError, type ErrorCode } from './core/errors.js';
 export { computeGae, groupAdvantages, whiten, nativeKernels, NATIVE_MIN_ELEMENTS } from './algorithms/advantages.js';
 export { RunningMeanStd, type RunningMeanStdState } from './algorithms/running.js';
+export { computePolicyLoss } from './algorithms/loss.js';
+export type {
+  KlEstimator,
+  LossAggregation,
+  LossNormalizer,
+  PolicyLossConfig,
+  PolicyLossKind,
+  PolicyLossMetrics,
+  PolicyLossOptions,
+  PolicyLossResult,
+} from './algorithms/loss-options.js';
+export { learningRate, type LearningRateSchedule } from './algorithms/schedule.js';
 export * as reference from './algorithms/reference/index.js';
 export type {
   Estimator,

@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { StatesetError, type ErrorCode } from './core/errors.js';
+import type { LossNormalizer, PolicyLossResult, ResolvedLossConfig } from './algorithms/loss-options.js';
 
 /** The functions the addon exports (crates/node/src). */
 export interface NativeCore {
@@ -31,6 +32,21 @@ export interface NativeCore {
   ): Float32Array;
   whiten(values: Float32Array, mask: Uint8Array | undefined): Float32Array;
   runningStats(values: Float32Array): Float64Array;
+  computePolicyLoss(
+    logprobs: Float32Array,
+    oldLogprobs: Float32Array | undefined,
+    refLogprobs: Float32Array | undefined,
+    advantages: Float32Array | undefined,
+    mask: Uint8Array,
+    offsets: Int32Array | undefined,
+    config: ResolvedLossConfig,
+    normalizer: LossNormalizer | undefined,
+    returnGrad: boolean,
+  ): PolicyLossResult;
+  learningRate(
+    schedule: { kind: string; lr: number; warmupSteps: number; totalSteps: number; minLrRatio: number },
+    step: number,
+  ): number;
   __panicForTests(): void;
 }
 

@@ -1,20 +1,12 @@
 // Invalid input gives a StatesetError with a stable code from native and reference alike.
 import { test } from 'node:test';
-import assert from 'node:assert/strict';
-import { nativeKernels, reference, StatesetError } from '../src/index.js';
+import { throwsCode } from './helpers/errors.js';
+import { nativeKernels, reference } from '../src/index.js';
 
 const implementations = { native: nativeKernels, reference } as const;
 const R = new Float32Array([0, 0, 0, 1]);
 const V = new Float32Array([0.5, 0.6, 0.7, 0.8]);
 
-function throwsCode(fn: () => unknown, code: string, mentions: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof StatesetError, `expected a StatesetError, got ${err}`);
-    assert.equal(err.code, code);
-    assert.match(err.message, mentions);
-    return true;
-  });
-}
 
 for (const [name, impl] of Object.entries(implementations)) {
   test(`${name}: GAE rejects bad input with clear codes`, () => {

@@ -5,3 +5,5 @@
 
 mod advantages;
 mod errors;
+mod loss;
+mod optim;

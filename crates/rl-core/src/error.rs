@@ -17,6 +17,10 @@ pub enum ErrorCode {
     InvalidArgument,
     /// A model folder or file is missing, corrupt, or describes something unsupported.
     InvalidModel,
+    /// An input value that must be finite is NaN or infinite.
+    NonFinite,
+    /// A saved optimizer or training state is missing, corrupt, or does not fit.
+    InvalidCheckpoint,
 }
 
 impl ErrorCode {
@@ -28,6 +32,8 @@ impl ErrorCode {
             ErrorCode::InvalidGroups => "ERR_INVALID_GROUPS",
             ErrorCode::InvalidArgument => "ERR_INVALID_ARGUMENT",
             ErrorCode::InvalidModel => "ERR_INVALID_MODEL",
+            ErrorCode::NonFinite => "ERR_NON_FINITE",
+            ErrorCode::InvalidCheckpoint => "ERR_INVALID_CHECKPOINT",
         }
     }
 }

@@ -6,3 +6,4 @@ export { computeGae } from './gae.js';
 export { groupAdvantages } from './group.js';
 export { whiten } from './whiten.js';
 export { runningStats } from './running.js';
+export { computePolicyLoss } from './loss.js';

@@ -97,11 +97,13 @@ struct Stats {
 fn stats_of<'a>(rewards: impl Iterator<Item = &'a f32> + Clone) -> Stats {
     let (mut count, mut sum) = (0usize, 0f64);
     let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
-    for &r in rewards.clone().filter(|r| !r.is_nan()) {
-        count += 1;
-        sum += r as f64;
-        lo = lo.min(r);
-        hi = hi.max(r);
+    for &r in rewards.clone() {
+        if !r.is_nan() {
+            count += 1;
+            sum += r as f64;
+            lo = lo.min(r);
+            hi = hi.max(r);
+        }
     }
     if count == 0 {
         return Stats { count, mean: 0.0, std: 0.0, all_equal: true };
@@ -120,36 +122,34 @@ struct Plan {
 }
 
 impl Plan {
-    fn advantage(&self, r: f32, group: &Stats) -> f32 {
-        if r.is_nan() {
-            return 0.0;
-        }
-        let r = r as f64;
-        let centered = match self.estimator {
-            Estimator::ReinforcePp => {
-                if self.batch.count < 2 || self.batch.all_equal {
-                    return 0.0;
-                }
-                r - self.batch.mean
+    /// The map R -> (R - baseline) * scale of one group's valid samples, or `None` when
+    /// the group carries no learning signal (advantage 0).
+    fn affine(&self, group: &Stats) -> Option<(f64, f64)> {
+        let (baseline, mut scale) = match self.estimator {
+            Estimator::ReinforcePp if self.batch.count >= 2 && !self.batch.all_equal => (self.batch.mean, 1.0),
+            Estimator::Grpo | Estimator::DrGrpo if group.count >= 2 && !group.all_equal => (group.mean, 1.0),
+            Estimator::Rloo if group.count >= 2 && !group.all_equal => {
+                (group.mean, group.count as f64 / (group.count - 1) as f64)
             }
-            Estimator::Grpo | Estimator::DrGrpo | Estimator::Rloo => {
-                if group.count < 2 || group.all_equal {
-                    return 0.0;
-                }
-                let c = r - group.mean;
-                if self.estimator == Estimator::Rloo {
-                    c * group.count as f64 / (group.count - 1) as f64
-                } else {
-                    c
-                }
-            }
+            _ => return None,
         };
-        let divisor = match self.scale {
+        scale /= match self.scale {
             Scale::Group => group.std + self.eps,
             Scale::Batch => self.batch.std + self.eps,
             Scale::None => 1.0,
         };
-        (centered / divisor) as f32
+        Some((baseline, scale))
+    }
+
+    fn fill(&self, rewards: &[f32], group: &Stats, out: &mut [f32]) {
+        match self.affine(group) {
+            Some((baseline, scale)) => {
+                for (o, &r) in out.iter_mut().zip(rewards) {
+                    *o = if r.is_nan() { 0.0 } else { ((r as f64 - baseline) * scale) as f32 };
+                }
+            }
+            None => out.fill(0.0),
+        }
     }
 }
 
@@ -175,13 +175,8 @@ fn by_size(rewards: &[f32], size: usize, plan: &Plan) -> Result<Vec<f32>> {
             ),
         ));
     }
-    let mut out = vec![0f32; rewards.len()];
-    let fill = |(group, dst): (&[f32], &mut [f32])| {
-        let stats = stats_of(group.iter());
-        for (d, &r) in dst.iter_mut().zip(group) {
-            *d = plan.advantage(r, &stats);
-        }
-    };
+    let mut out = crate::buffer::zeroed_f32(rewards.len());
+    let fill = |(group, dst): (&[f32], &mut [f32])| plan.fill(group, &stats_of(group.iter()), dst);
     if rewards.len() >= PARALLEL_MIN_ELEMENTS {
         let per_task = size * (PARALLEL_MIN_ELEMENTS / 16 / size).max(1);
         rewards.par_chunks(per_task).zip(out.par_chunks_mut(per_task)).for_each(|(r, d)| {
@@ -216,7 +211,15 @@ fn by_ids(rewards: &[f32], ids: &[i32], plan: &Plan) -> Result<Vec<f32>> {
         members[g].push(r);
     }
     let stats: Vec<Stats> = members.iter().map(|m| stats_of(m.iter())).collect();
-    Ok(rewards.iter().zip(&dense).map(|(&r, &g)| plan.advantage(r, &stats[g])).collect())
+    let affine: Vec<Option<(f64, f64)>> = stats.iter().map(|s| plan.affine(s)).collect();
+    Ok(rewards
+        .iter()
+        .zip(&dense)
+        .map(|(&r, &g)| match affine[g] {
+            Some((baseline, scale)) if !r.is_nan() => ((r as f64 - baseline) * scale) as f32,
+            _ => 0.0,
+        })
+        .collect())
 }
 
 #[cfg(test)]

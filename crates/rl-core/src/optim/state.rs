@@ -1,0 +1,76 @@
+//! Saving and restoring AdamW's state, so that a resumed run continues bit-identically:
+//! `optimizer.safetensors` holds the moments (`m.<name>`, `v.<name>`, f32, exact) and
+//! `optimizer.json` the step counters.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::Path;
+
+use candle_core::Tensor;
+use serde::{Deserialize, Serialize};
+
+use super::adamw::AdamW;
+use crate::error::{CoreError, ErrorCode, Result};
+
+pub const STATE_TENSORS: &str = "optimizer.safetensors";
+pub const STATE_JSON: &str = "optimizer.json";
+
+#[derive(Serialize, Deserialize)]
+struct Counters {
+    steps: u64,
+    skipped_steps: u64,
+}
+
+fn checkpoint_error(dir: &Path, what: impl std::fmt::Display) -> CoreError {
+    CoreError::new(ErrorCode::InvalidCheckpoint, format!("optimizer state in {}: {what}", dir.display()))
+}
+
+impl AdamW {
+    /// Writes the state into `dir` (created if needed). Each file is written beside its
+    /// final name and renamed, so an interrupted save never leaves a torn file.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        fs::create_dir_all(dir).map_err(|e| checkpoint_error(dir, format!("cannot create the folder: {e}")))?;
+        let mut tensors = HashMap::new();
+        for (p, state) in self.params.iter().zip(&self.moments) {
+            tensors.insert(format!("m.{}", p.name), state.m.clone());
+            tensors.insert(format!("v.{}", p.name), state.v.clone());
+        }
+        let tmp = dir.join(format!("{STATE_TENSORS}.tmp"));
+        candle_core::safetensors::save(&tensors, &tmp).map_err(|e| checkpoint_error(dir, format!("cannot write the moments: {e}")))?;
+        fs::rename(&tmp, dir.join(STATE_TENSORS)).map_err(|e| checkpoint_error(dir, e))?;
+        let counters = serde_json::to_string_pretty(&Counters { steps: self.steps, skipped_steps: self.skipped_steps })
+            .map_err(|e| checkpoint_error(dir, e))?;
+        let tmp = dir.join(format!("{STATE_JSON}.tmp"));
+        fs::write(&tmp, counters).map_err(|e| checkpoint_error(dir, format!("cannot write the counters: {e}")))?;
+        fs::rename(&tmp, dir.join(STATE_JSON)).map_err(|e| checkpoint_error(dir, e))
+    }
+
+    /// Restores a state saved by `save` for the same parameters (same names and shapes);
+    /// the configuration stays the one this optimizer was built with.
+    pub fn load(&mut self, dir: &Path) -> Result<()> {
+        let json = fs::read_to_string(dir.join(STATE_JSON)).map_err(|e| checkpoint_error(dir, format!("cannot read {STATE_JSON}: {e}")))?;
+        let counters: Counters = serde_json::from_str(&json).map_err(|e| checkpoint_error(dir, format!("{STATE_JSON} is malformed: {e}")))?;
+        let device = self.params.first().map(|p| p.var.device().clone()).unwrap_or(candle_core::Device::Cpu);
+        let mut tensors = candle_core::safetensors::load(dir.join(STATE_TENSORS), &device)
+            .map_err(|e| checkpoint_error(dir, format!("cannot read {STATE_TENSORS}: {e}")))?;
+        let mut moments = Vec::with_capacity(self.params.len());
+        for p in &self.params {
+            let mut take = |prefix: &str| -> Result<Tensor> {
+                let key = format!("{prefix}.{}", p.name);
+                let t = tensors.remove(&key).ok_or_else(|| checkpoint_error(dir, format!("no moment {key}; was it saved for another model?")))?;
+                if t.shape() != p.var.shape() || t.dtype() != candle_core::DType::F32 {
+                    return Err(checkpoint_error(dir, format!("{key} is {:?} {:?} but the parameter is {:?}", t.dtype(), t.dims(), p.var.dims())));
+                }
+                t.to_device(p.var.device()).map_err(|e| checkpoint_error(dir, e))
+            };
+            moments.push(super::adamw::Moments { m: take("m")?, v: take("v")? });
+        }
+        if let Some(extra) = tensors.keys().min() {
+            return Err(checkpoint_error(dir, format!("{extra} belongs to no parameter of this optimizer; was it saved for another model?")));
+        }
+        self.moments = moments;
+        self.steps = counters.steps;
+        self.skipped_steps = counters.skipped_steps;
+        Ok(())
+    }
+}

@@ -1,0 +1,134 @@
+/**
+ * The trainer's configuration: every hyperparameter visible, validated with zod. A
+ * preset (presets.ts) fills the algorithm's defaults; the user's fields override them.
+ */
+import { z } from 'zod';
+import { ALGORITHMS, PRESETS, type Algorithm } from './presets.js';
+
+const positiveInt = z.number().int().positive();
+const nonNegative = z.number().nonnegative();
+const probability = z.number().min(0).max(1);
+
+export const TrainerConfigSchema = z
+  .object({
+    algorithm: z.enum(ALGORITHMS as [Algorithm, ...Algorithm[]]),
+    /** Total optimizer steps of the run (a resumed run continues up to this number). */
+    steps: positiveInt,
+    seed: z.number().int().nonnegative(),
+    /** Scenarios (prompts) per step. */
+    batchSize: positiveInt,
+    /** Rollouts per scenario (G). */
+    groupSize: positiveInt,
+    /** Optimizer passes over each rollout batch (mu). */
+    numIterations: positiveInt,
+    /** Sequences per forward/backward; gradients accumulate over the whole batch. */
+    microBatchSize: positiveInt,
+    /** Episodes rolled out at once (their generation calls are batched). */
+    rolloutConcurrency: positiveInt,
+    learningRate: z.number().positive(),
+    lrSchedule: z.enum(['constant', 'linear', 'cosine']),
+    warmupSteps: z.number().int().nonnegative(),
+    weightDecay: nonNegative,
+    adamBetas: z.tuple([probability, probability]),
+    adamEps: z.number().positive(),
+    maxGradNorm: z.number().positive(),
+    advantage: z.object({
+      estimator: z.enum(['grpo', 'dr_grpo', 'rloo', 'reinforce_pp']),
+      scale: z.enum(['group', 'batch', 'none']).optional(),
+      eps: z.number().positive(),
+    }),
+    /** How advantages reach tokens (ALGORITHMS.md section 5). */
+    creditAssignment: z.enum(['episode', 'turn']),
+    loss: z.object({
+      loss: z.enum(['token_clip', 'gspo', 'gspo_token', 'sft']),
+      epsLow: nonNegative,
+      epsHigh: nonNegative,
+      dualClip: z.number().gt(1).optional(),
+      aggregation: z.enum(['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum', 'seq-mean-token-sum-norm']),
+      beta: nonNegative,
+      klEstimator: z.enum(['k1', 'k2', 'k3']),
+    }),
+    generation: z.object({
+      maxNewTokens: positiveInt,
+      temperature: nonNegative,
+      topP: z.number().gt(0).max(1),
+      topK: z.number().int().nonnegative(),
+      minP: probability,
+    }),
+    /** DAPO: drop groups whose rewards are all equal; sample again up to `maxRounds` extra times. */
+    dynamicSampling: z.object({ enabled: z.boolean(), maxRounds: z.number().int().nonnegative() }),
+    /** DAPO: soft overlong punishment (ALGORITHMS.md section 4) and masking of truncated completions. */
+    overlong: z.object({
+      enabled: z.boolean(),
+      cacheLength: positiveInt,
+      maskTruncated: z.boolean(),
+    }),
+    evalEvery: z.number().int().nonnegative(),
+    saveEvery: z.number().int().nonnegative(),
+    keepLast: positiveInt,
+    /** Rollouts per step written to samples.jsonl. */
+    samplesPerStep: z.number().int().nonnegative(),
+  })
+  .strict();
+
+export type TrainerConfig = z.infer<typeof TrainerConfigSchema>;
+
+/** Everything but the preset's own fields, shared by every algorithm. */
+const COMMON: Omit<TrainerConfig, 'algorithm' | 'advantage' | 'loss' | 'dynamicSampling' | 'overlong'> = {
+  steps: 100,
+  seed: 0,
+  batchSize: 4,
+  groupSize: 8,
+  numIterations: 1,
+  microBatchSize: 8,
+  rolloutConcurrency: 32,
+  learningRate: 1e-5,
+  lrSchedule: 'constant',
+  warmupSteps: 0,
+  weightDecay: 0.0,
+  adamBetas: [0.9, 0.999],
+  adamEps: 1e-8,
+  maxGradNorm: 1.0,
+  creditAssignment: 'episode',
+  generation: { maxNewTokens: 64, temperature: 1.0, topP: 1.0, topK: 0, minP: 0 },
+  evalEvery: 0,
+  saveEvery: 0,
+  keepLast: 2,
+  samplesPerStep: 4,
+};
+
+/** The full default config of an algorithm. */
+export function presetConfig(algorithm: Algorithm): TrainerConfig {
+  const p = PRESETS[algorithm];
+  return {
+    algorithm,
+    ...structuredClone(COMMON),
+    advantage: { ...p.advantage, eps: 1e-4 },
+    loss: { ...p.loss, klEstimator: 'k3' },
+    dynamicSampling: { enabled: p.dynamicSampling, maxRounds: 3 },
+    overlong: { enabled: p.overlongShaping, cacheLength: 16, maskTruncated: p.overlongShaping },
+  };
+}
+
+export type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
+
+/** The preset of `overrides.algorithm` (default grpo) with the user's fields laid over it. */
+export function resolveConfig(overrides: DeepPartial<TrainerConfig> & { algorithm?: Algorithm }): TrainerConfig {
+  const algorithm = overrides.algorithm ?? 'grpo';
+  const base = ALGORITHMS.includes(algorithm) ? presetConfig(algorithm) : presetConfig('grpo');
+  return TrainerConfigSchema.parse(deepMerge(base, { ...overrides, algorithm }));
+}
+
+function deepMerge(base: unknown, over: unknown): unknown {
+  if (over === undefined) return base;
+  if (isPlainObject(base) && isPlainObject(over)) {
+    const out: Record<string, unknown> = { ...base };
+    for (const [k, v] of Object.entries(over)) out[k] = deepMerge(base[k], v);
+    return out;
+  }
+  return over;
+}
+
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x) && !ArrayBuffer.isView(x);
+}

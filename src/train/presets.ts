@@ -1,0 +1,49 @@
+/**
+ * The recipe presets of ALGORITHMS.md section 4. A preset is data: the defaults it
+ * fills into the trainer config. Any field can be overridden by the user.
+ */
+import type { Estimator, Scale } from '../algorithms/types.js';
+
+export type Algorithm = 'grpo' | 'dr_grpo' | 'dapo' | 'gspo' | 'rloo' | 'sft';
+
+export const ALGORITHMS: readonly Algorithm[] = ['grpo', 'dr_grpo', 'dapo', 'gspo', 'rloo', 'sft'];
+
+export interface Preset {
+  advantage: { estimator: Estimator; scale?: Scale };
+  loss: {
+    loss: 'token_clip' | 'gspo' | 'gspo_token' | 'sft';
+    epsLow: number;
+    epsHigh: number;
+    aggregation: 'token-mean' | 'seq-mean-token-mean' | 'seq-mean-token-sum' | 'seq-mean-token-sum-norm';
+    beta: number;
+  };
+  /** DAPO: drop groups whose rewards are all equal and sample more. */
+  dynamicSampling: boolean;
+  /** DAPO: soft overlong punishment of completions near the length limit. */
+  overlongShaping: boolean;
+}
+
+const tokenClip = { loss: 'token_clip', epsLow: 0.2, epsHigh: 0.2, aggregation: 'token-mean', beta: 0 } as const;
+const plain = { dynamicSampling: false, overlongShaping: false };
+
+export const PRESETS: Record<Algorithm, Preset> = {
+  grpo: { advantage: { estimator: 'grpo' }, loss: tokenClip, ...plain },
+  dr_grpo: {
+    advantage: { estimator: 'dr_grpo' },
+    loss: { ...tokenClip, aggregation: 'seq-mean-token-sum-norm' },
+    ...plain,
+  },
+  dapo: {
+    advantage: { estimator: 'grpo' },
+    loss: { ...tokenClip, epsHigh: 0.28 },
+    dynamicSampling: true,
+    overlongShaping: true,
+  },
+  gspo: {
+    advantage: { estimator: 'grpo' },
+    loss: { loss: 'gspo', epsLow: 3e-4, epsHigh: 4e-4, aggregation: 'seq-mean-token-mean', beta: 0 },
+    ...plain,
+  },
+  rloo: { advantage: { estimator: 'rloo' }, loss: tokenClip, ...plain },
+  sft: { advantage: { estimator: 'grpo' }, loss: { ...tokenClip, loss: 'sft' }, ...plain },
+};
