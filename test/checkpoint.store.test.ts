@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CheckpointStore, StatesetError } from '../src/index.js';
+import { throwsCode } from './helpers/errors.js';
 
 const runDir = () => mkdtempSync(join(tmpdir(), 'ss-ckpt-'));
 const writeWeights = (content: string) => (dir: string) => {
@@ -55,13 +56,13 @@ test('a failing writer leaves no trace and raises its own error', async () => {
   await store.save(1, writeWeights('one'));
   const boom = new StatesetError('ERR_INVALID_MODEL', 'weights could not be serialized');
   await assert.rejects(store.save(2, () => Promise.reject(boom)), (e) => e === boom);
-  await assert.rejects(store.save(3, () => { throw new Error('EIO'); }), (e) => e instanceof StatesetError && e.code === 'ERR_CHECKPOINT' && /step 3.*EIO/.test(e.message));
+  await assert.rejects(store.save(3, () => { throw new Error('EIO'); }), (e) => e instanceof StatesetError && e.code === 'ERR_CHECKPOINT_WRITE' && /step 3.*EIO/.test(e.message));
   assert.deepEqual(readdirSync(store.root), ['step-1']);
 });
 
 test('bad arguments are StatesetErrors', async () => {
-  assert.throws(() => new CheckpointStore(runDir(), { keepLast: 0 }), (e) => e instanceof StatesetError && e.code === 'ERR_INVALID_ARGUMENT');
-  await assert.rejects(new CheckpointStore(runDir()).save(1.5, () => {}), (e) => e instanceof StatesetError && /non-negative integer/.test(e.message));
+  throwsCode(() => new CheckpointStore(runDir(), { keepLast: 0 }), 'ERR_INVALID_ARGUMENT', /keepLast must be a positive integer/);
+  await assert.rejects(new CheckpointStore(runDir()).save(1.5, () => {}), (e) => e instanceof StatesetError && e.code === 'ERR_INVALID_ARGUMENT' && /non-negative integer/.test(e.message));
 });
 
 test('a writer SIGKILLed mid-save leaves the previous checkpoint intact and found', async () => {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { importModuleReference, loadConfig, ModuleReferenceSchema, readConfigFile, StatesetError } from '../src/index.js';
+import { throwsCode } from './helpers/errors.js';
 
 const RewardRef = ModuleReferenceSchema.extend({ weight: z.number().positive().default(1) });
 const Schema = z.object({
@@ -31,7 +32,8 @@ function project(): string {
   return dir;
 }
 
-const throwsCode = (code: string, message: RegExp) => (e: unknown) => e instanceof StatesetError && e.code === code && message.test(e.message);
+/** For assert.rejects: a StatesetError with `code` whose message matches. */
+const isCode = (code: string, message: RegExp) => (e: unknown) => e instanceof StatesetError && e.code === code && message.test(e.message);
 
 test('a YAML file, overrides and the schema give a typed config; module references import from the file\'s folder', async () => {
   const dir = project();
@@ -69,27 +71,27 @@ test('schema problems in a file are listed one per line under the file name', ()
       e.code === 'ERR_INVALID_CONFIG' &&
       e.message === `${file} has 2 problems:\n  trainer.learningRate: expected a positive number, got "fast"\n  trainer.steps: expected a positive integer, got 0`,
   );
-  assert.throws(() => loadConfig(Schema, { file, overrides: ['trainer.learningRate=fast'] }), throwsCode('ERR_INVALID_CONFIG', /got "fast"/));
+  throwsCode(() => loadConfig(Schema, { file, overrides: ['trainer.learningRate=fast'] }), 'ERR_INVALID_CONFIG', /got "fast"/);
 });
 
 test('unreadable files are ERR_CONFIG_FILE with the path, and the line for YAML', () => {
   const dir = project();
   const write = (name: string, text: string) => (writeFileSync(join(dir, name), text), join(dir, name));
-  assert.throws(() => readConfigFile(join(dir, 'missing.yaml')), throwsCode('ERR_CONFIG_FILE', /missing\.yaml: file not found/));
-  assert.throws(() => readConfigFile(write('c.toml', 'a = 1')), throwsCode('ERR_CONFIG_FILE', /unsupported config file type "\.toml"; use \.yaml, \.yml or \.json/));
-  assert.throws(() => readConfigFile(write('bad.yml', 'model: m\ntrainer: [1, 2\n')), throwsCode('ERR_CONFIG_FILE', /bad\.yml:\d+:\d+: invalid YAML/));
-  assert.throws(() => readConfigFile(write('bad.json', '{"model": }')), throwsCode('ERR_CONFIG_FILE', /bad\.json: invalid JSON/));
-  assert.throws(() => readConfigFile(write('list.yaml', '- 1\n- 2\n')), throwsCode('ERR_INVALID_CONFIG', /top level must be a mapping.*got a list/));
-  assert.throws(() => readConfigFile(write('empty.yaml', '')), throwsCode('ERR_INVALID_CONFIG', /top level must be a mapping.*got null/));
+  throwsCode(() => readConfigFile(join(dir, 'missing.yaml')), 'ERR_CONFIG_FILE', /missing\.yaml: file not found/);
+  throwsCode(() => readConfigFile(write('c.toml', 'a = 1')), 'ERR_CONFIG_FILE', /unsupported config file type "\.toml"; use \.yaml, \.yml or \.json/);
+  throwsCode(() => readConfigFile(write('bad.yml', 'model: m\ntrainer: [1, 2\n')), 'ERR_CONFIG_FILE', /bad\.yml:\d+:\d+: invalid YAML/);
+  throwsCode(() => readConfigFile(write('bad.json', '{"model": }')), 'ERR_CONFIG_FILE', /bad\.json: invalid JSON/);
+  throwsCode(() => readConfigFile(write('list.yaml', '- 1\n- 2\n')), 'ERR_INVALID_CONFIG', /top level must be a mapping.*got a list/);
+  throwsCode(() => readConfigFile(write('empty.yaml', '')), 'ERR_INVALID_CONFIG', /top level must be a mapping.*got null/);
 });
 
 test('module references fail with ERR_MODULE_LOAD naming the reference and the fix', async () => {
   const base = join(project(), 'configs');
-  await assert.rejects(importModuleReference({ module: './nope.ts' }, base, 'rewards.0'), throwsCode('ERR_MODULE_LOAD', /^rewards\.0: module \.\/nope\.ts not found at .*nope\.ts \(paths are relative to the config file's folder/));
-  await assert.rejects(importModuleReference({ module: './rewards.ts', export: 'polite' }, base, 'rewards.1'), throwsCode('ERR_MODULE_LOAD', /rewards\.1: \.\/rewards\.ts has no export "polite"; it exports "default", "politeness"/));
-  await assert.rejects(importModuleReference({ module: './rewards.ts', export: 'weightless' }, base), throwsCode('ERR_MODULE_LOAD', /no export "weightless"/));
-  await assert.rejects(importModuleReference({ module: './broken.ts' }, base, 'rewards.2'), throwsCode('ERR_MODULE_LOAD', /rewards\.2: could not import \.\/broken\.ts: reward setup failed/));
-  await assert.rejects(importModuleReference({ module: 'no-such-package-xyz' }, base), throwsCode('ERR_MODULE_LOAD', /could not import no-such-package-xyz/));
+  await assert.rejects(importModuleReference({ module: './nope.ts' }, base, 'rewards.0'), isCode('ERR_MODULE_LOAD', /^rewards\.0: module \.\/nope\.ts not found at .*nope\.ts \(paths are relative to the config file's folder/));
+  await assert.rejects(importModuleReference({ module: './rewards.ts', export: 'polite' }, base, 'rewards.1'), isCode('ERR_MODULE_LOAD', /rewards\.1: \.\/rewards\.ts has no export "polite"; it exports "default", "politeness"/));
+  await assert.rejects(importModuleReference({ module: './rewards.ts', export: 'weightless' }, base), isCode('ERR_MODULE_LOAD', /no export "weightless"/));
+  await assert.rejects(importModuleReference({ module: './broken.ts' }, base, 'rewards.2'), isCode('ERR_MODULE_LOAD', /rewards\.2: could not import \.\/broken\.ts: reward setup failed/));
+  await assert.rejects(importModuleReference({ module: 'no-such-package-xyz' }, base), isCode('ERR_MODULE_LOAD', /could not import no-such-package-xyz/));
 });
 
 test('package names import as packages', async () => {

@@ -1,7 +1,8 @@
 // --set key=value: value parsing, dotted paths into objects and lists, clear errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyOverrides, parseOverrideValue, StatesetError } from '../src/index.js';
+import { applyOverrides, parseOverrideValue } from '../src/index.js';
+import { throwsCode } from './helpers/errors.js';
 
 test('values read as numbers, booleans, null and JSON when they look like one, else strings', () => {
   assert.equal(parseOverrideValue('3e-4'), 3e-4);
@@ -45,11 +46,7 @@ test('malformed overrides are ERR_INVALID_CONFIG naming the override and the fix
     ['tags=[1, 2', /starts like JSON but is not valid JSON/],
   ];
   for (const [override, message] of cases) {
-    assert.throws(
-      () => applyOverrides({ trainer: { steps: 10 }, rewards: [{}] }, [override]),
-      (e) => e instanceof StatesetError && e.code === 'ERR_INVALID_CONFIG' && message.test(e.message),
-      override,
-    );
+    throwsCode(() => applyOverrides({ trainer: { steps: 10 }, rewards: [{}] }, [override]), 'ERR_INVALID_CONFIG', message);
   }
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
 });

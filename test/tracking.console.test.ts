@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
-import { ConsoleTracker, StatesetError } from '../src/index.js';
+import { ConsoleTracker } from '../src/index.js';
+import { throwsCode } from './helpers/errors.js';
 
 function capture(isTTY: boolean): { stream: PassThrough & { isTTY?: boolean; columns?: number }; text: () => Promise<string> } {
   const stream: PassThrough & { isTTY?: boolean; columns?: number } = new PassThrough();
@@ -52,6 +53,6 @@ test('on a terminal: a progress bar with step/total, reward and KL', async () =>
 
 test('a missing or bad total is a StatesetError', () => {
   for (const totalSteps of [0, 2.5, NaN]) {
-    assert.throws(() => new ConsoleTracker({ totalSteps }), (e) => e instanceof StatesetError && e.code === 'ERR_INVALID_ARGUMENT' && /totalSteps/.test(e.message));
+    throwsCode(() => new ConsoleTracker({ totalSteps }), 'ERR_INVALID_ARGUMENT', /totalSteps must be a positive integer/);
   }
 });

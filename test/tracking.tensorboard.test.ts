@@ -5,7 +5,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32c } from '../src/tracking/tensorboard/crc32c.js';
-import { TensorBoardTracker, StatesetError } from '../src/index.js';
+import { TensorBoardTracker } from '../src/index.js';
+import { throwsCode } from './helpers/errors.js';
 import { readEventFile } from './tracking.tfevents-reader.js';
 
 test('crc32c matches known check values', () => {
@@ -43,7 +44,7 @@ test('an event file decodes back to the version header and every scalar', () => 
 
 test('bad steps and writes after close are StatesetErrors', () => {
   const tb = new TensorBoardTracker(mkdtempSync(join(tmpdir(), 'ss-tb-')));
-  assert.throws(() => tb.logMetrics(-1, { a: 1 }), (e) => e instanceof StatesetError && e.code === 'ERR_INVALID_ARGUMENT');
+  throwsCode(() => tb.logMetrics(-1, { a: 1 }), 'ERR_INVALID_ARGUMENT', /step must be a non-negative integer, got -1/);
   tb.close();
-  assert.throws(() => tb.logMetrics(1, { a: 1 }), (e) => e instanceof StatesetError && e.code === 'ERR_TRACKER' && /closed/.test(e.message));
+  throwsCode(() => tb.logMetrics(1, { a: 1 }), 'ERR_TRACKER', /already closed/);
 });

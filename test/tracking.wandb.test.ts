@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SafeTracker, StatesetError, WandbTracker } from '../src/index.js';
+import { SafeTracker, WandbTracker } from '../src/index.js';
+import { throwsCode } from './helpers/errors.js';
 
 interface Recorded {
   url: string;
@@ -89,7 +90,7 @@ test('missing API key is a clear StatesetError', () => {
   const saved = process.env.WANDB_API_KEY;
   delete process.env.WANDB_API_KEY;
   try {
-    assert.throws(() => new WandbTracker({ project: 'demo' }), (e) => e instanceof StatesetError && e.code === 'ERR_TRACKER' && /WANDB_API_KEY/.test(e.message));
+    throwsCode(() => new WandbTracker({ project: 'demo' }), 'ERR_TRACKER', /needs an API key: set WANDB_API_KEY/);
   } finally {
     if (saved !== undefined) process.env.WANDB_API_KEY = saved;
   }

@@ -16,7 +16,7 @@ export type ErrorCode =
   | 'ERR_INVALID_CONFIG'
   | 'ERR_CONFIG_FILE'
   | 'ERR_MODULE_LOAD'
-  | 'ERR_CHECKPOINT'
+  | 'ERR_CHECKPOINT_WRITE'
   | 'ERR_TRACKER';
 
 export class StatesetError extends Error {

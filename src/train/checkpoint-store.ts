@@ -107,7 +107,7 @@ export class CheckpointStore {
     } catch (err) {
       rmSync(temp, { recursive: true, force: true });
       if (err instanceof StatesetError) throw err;
-      throw new StatesetError('ERR_CHECKPOINT', `could not save the checkpoint for step ${step} in ${this.root}: ${(err as Error).message}`, { cause: err });
+      throw new StatesetError('ERR_CHECKPOINT_WRITE', `could not save the checkpoint for step ${step} in ${this.root}: ${(err as Error).message}`, { cause: err });
     }
     this.prune();
     return { step, dir: final };
