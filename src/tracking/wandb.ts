@@ -120,7 +120,7 @@ export class WandbTracker implements Tracker {
     if (this.failure !== undefined) throw this.failure;
   }
 
-  /** Sends run on one chain, in order, so history offsets never interleave. */
+  /** Queues a send; sends run one after another, so history offsets never interleave. */
   private enqueueSend(): void {
     this.sending = this.sending.then(async () => {
       if (this.failure !== undefined || this.pending.length === 0) return;
