@@ -25,3 +25,15 @@ export type {
 } from './algorithms/types.js';
 export { makeTinyModel, inspectModel, convertModel, Tokenizer, type MakeTinyModelOptions } from './io/models.js';
 export type { Architecture, GenerationDefaults, ModelConfigInfo, ModelInfo, SpecialToken } from './io/types.js';
+export { combineTrackers, type Tracker, type Metrics, type Sample } from './tracking/tracker.js';
+export { JsonlTracker } from './tracking/jsonl.js';
+export { TensorBoardTracker } from './tracking/tensorboard/tracker.js';
+export { SafeTracker, type SafeTrackerOptions } from './tracking/safe.js';
+export { ConsoleTracker, type ConsoleTrackerOptions } from './tracking/console.js';
+export { WandbTracker, type WandbOptions } from './tracking/wandb.js';
+export { CheckpointStore, COMPLETE_MARKER, type CheckpointInfo, type CheckpointStoreOptions } from './train/checkpoint-store.js';
+export { loadConfig, parseConfig, type LoadConfigOptions, type LoadedConfig } from './config/load.js';
+export { readConfigFile } from './config/file.js';
+export { applyOverrides, parseOverrideValue } from './config/overrides.js';
+export { describeZodIssues } from './config/zod-errors.js';
+export { importModuleReference, ModuleReferenceSchema, type ModuleReference } from './config/modules.js';
