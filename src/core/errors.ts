@@ -22,7 +22,11 @@ export type ErrorCode =
   | 'ERR_INVALID_DATASET'
   | 'ERR_INVALID_REWARD'
   | 'ERR_ENVIRONMENT'
-  | 'ERR_ENDPOINT';
+  | 'ERR_ENDPOINT'
+  | 'ERR_CONFIG_FILE'
+  | 'ERR_MODULE_LOAD'
+  | 'ERR_CHECKPOINT_WRITE'
+  | 'ERR_TRACKER';
 
 export class StatesetError extends Error {
   readonly code: ErrorCode;

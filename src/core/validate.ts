@@ -1,14 +1,15 @@
 /** Zod validation that fails with a StatesetError naming every offending field. */
 import type { z } from 'zod';
+import { describeZodIssues } from '../config/zod-errors.js';
 import { StatesetError, type ErrorCode } from './errors.js';
 
 export function parseWith<S extends z.ZodType>(schema: S, value: unknown, code: ErrorCode, what: string): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => {
-    const path = issue.path.length ? `${what}.${issue.path.join('.')}` : what;
-    return `${path}: ${issue.message}`;
-  });
+  // Each line reads "path: expected ..., got ..."; prefixed with `what` to say where it is.
+  const problems = describeZodIssues(result.error, value, schema).map((line) =>
+    line.startsWith('(top level)') ? `${what}${line.slice('(top level)'.length)}` : `${what}.${line}`,
+  );
   throw new StatesetError(code, `invalid ${what}: ${problems.join('; ')}`, { cause: result.error });
 }
 
