@@ -3,9 +3,9 @@
  * (scripted or simulated), with optional tools. An episode ends after `maxTurns` replies
  * to the user, when the user has nothing more to say, or when `stopWhen` says so.
  */
-import { hermesToolCalls, type ToolCallFormat } from '../agent/tool-calls.js';
+import { hermesToolCalls, type ToolCallError, type ToolCallFormat } from '../agent/tool-calls.js';
 import { StatesetError } from '../core/errors.js';
-import type { Message } from '../core/messages.js';
+import type { Message, ToolCall } from '../core/messages.js';
 import { positiveInteger } from '../core/validate.js';
 import type { ToolCallRecord } from '../core/episode.js';
 import type { Environment, EnvironmentStart, EnvironmentStep } from './environment.js';
@@ -82,33 +82,9 @@ export class ConversationEnvironment implements Environment<ConversationScenario
     const steps = state.steps + 1;
     const { calls, errors } = this.tools.size ? this.toolCallFormat.parse(reply.content, `call_${steps}`) : { calls: [], errors: [] };
     const assistant: Message = calls.length ? { ...reply, toolCalls: calls } : reply;
+    if (calls.length || errors.length) return this.toolRound({ ...state, steps }, assistant, calls, errors);
+
     const messages = [...state.messages, assistant];
-
-    if (calls.length || errors.length) {
-      const toolMessages: Message[] = [];
-      const toolCalls: ToolCallRecord[] = [];
-      errors.forEach((e, i) => {
-        toolMessages.push({ role: 'tool', content: `Error: ${e.reason}. Write <tool_call>{"name": "<tool>", "arguments": {...}}</tool_call>.`, toolCallId: `call_${steps}_invalid_${i}` });
-        toolCalls.push({ name: '', ok: false, error: e.reason });
-      });
-      let made = state.toolCallsThisTurn;
-      for (const call of calls) {
-        if (made++ >= this.maxToolCallsPerTurn) {
-          const error = `tool call limit reached (${this.maxToolCallsPerTurn} per turn); answer the user now`;
-          toolMessages.push({ role: 'tool', content: `Error: ${error}.`, toolCallId: call.id, name: call.name });
-          toolCalls.push({ name: call.name, ok: false, error });
-          continue;
-        }
-        const outcome = await runToolCall(this.tools, call);
-        toolMessages.push(outcome.message);
-        toolCalls.push({ name: call.name, ok: outcome.ok, ...(outcome.error === undefined ? {} : { error: outcome.error }) });
-      }
-      const next = { ...state, messages: [...messages, ...toolMessages], toolCallsThisTurn: made, steps };
-      // Every tool round is one more generation: cap them so a model stuck calling tools ends.
-      const stuck = steps >= this.maxTurns * (this.maxToolCallsPerTurn + 1);
-      return { state: next, assistant, messages: stuck ? [] : toolMessages, toolCalls, done: stuck, ...(stuck ? { doneReason: 'max_steps' } : {}) };
-    }
-
     const assistantTurns = state.assistantTurns + 1;
     const ended = (doneReason: string): EnvironmentStep<ConversationState> => ({
       state: { ...state, messages, assistantTurns, steps },
@@ -131,5 +107,31 @@ export class ConversationEnvironment implements Environment<ConversationScenario
       toolCalls: [],
       done: false,
     };
+  }
+
+  /** Runs the calls of an assistant message; every problem becomes an error tool message. */
+  private async toolRound(state: ConversationState, assistant: Message, calls: ToolCall[], errors: ToolCallError[]): Promise<EnvironmentStep<ConversationState>> {
+    const toolMessages: Message[] = [];
+    const toolCalls: ToolCallRecord[] = [];
+    errors.forEach((e, i) => {
+      toolMessages.push({ role: 'tool', content: `Error: ${e.reason}. Write <tool_call>{"name": "<tool>", "arguments": {...}}</tool_call>.`, toolCallId: `call_${state.steps}_invalid_${i}` });
+      toolCalls.push({ name: '', ok: false, error: e.reason });
+    });
+    let made = state.toolCallsThisTurn;
+    for (const call of calls) {
+      if (made++ >= this.maxToolCallsPerTurn) {
+        const error = `tool call limit reached (${this.maxToolCallsPerTurn} per turn); answer the user now`;
+        toolMessages.push({ role: 'tool', content: `Error: ${error}.`, toolCallId: call.id, name: call.name });
+        toolCalls.push({ name: call.name, ok: false, error });
+        continue;
+      }
+      const outcome = await runToolCall(this.tools, call);
+      toolMessages.push(outcome.message);
+      toolCalls.push({ name: call.name, ok: outcome.ok, ...(outcome.error === undefined ? {} : { error: outcome.error }) });
+    }
+    const next = { ...state, messages: [...state.messages, assistant, ...toolMessages], toolCallsThisTurn: made };
+    // Every tool round is one more generation: cap them so a model stuck calling tools ends.
+    const stuck = state.steps >= this.maxTurns * (this.maxToolCallsPerTurn + 1);
+    return { state: next, assistant, messages: toolMessages, toolCalls, done: stuck, ...(stuck ? { doneReason: 'max_steps' } : {}) };
   }
 }

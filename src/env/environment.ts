@@ -19,7 +19,7 @@ export interface EnvironmentStep<State> {
   state: State;
   /** The assistant message as the environment read it (tool calls parsed). */
   assistant: Message;
-  /** The reply to append: the user's next message, or tool results. Empty when done. */
+  /** The reply to append: the user's next message, or tool results (often none when done). */
   messages: Message[];
   /** A reward for this assistant turn from the environment itself, if it gives one. */
   reward?: number;
