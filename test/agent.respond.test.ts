@@ -1,7 +1,7 @@
 // Agent.respond and Agent.stream on a real tiny model.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Agent, StatesetError, STREAM_CHUNK_TOKENS } from '../src/index.js';
+import { Agent, CHATML_TEMPLATE, randomModel, StatesetError, STREAM_CHUNK_TOKENS, type Model } from '../src/index.js';
 import { tinyAgent, tinyModelDir } from './helpers/tiny-agent.js';
 
 const question = [{ role: 'user' as const, content: 'Where is my order?' }];
@@ -23,6 +23,16 @@ test('the ChatML end-of-turn token stops generation; the system prompt is put fi
   assert.ok(agent.stopTokenIds.includes(agent.policy.tokenize('<|im_end|>')[0]));
   const text = agent.template.render(agent.withSystemPrompt(question), { addGenerationPrompt: true });
   assert.equal(text, '<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nWhere is my order?<|im_end|>\n<|im_start|>assistant\n');
+});
+
+test('a model without a chat template or end-of-sequence ids gets ChatML and stops at <|im_end|>', async () => {
+  const vocabSize = ((await tinyAgent('gpt2')).policy as Model).config.vocabSize; // randomModel uses the tiny tokenizer
+  const model = await randomModel({ model_type: 'gpt2', n_embd: 32, n_layer: 1, n_head: 2, vocab_size: vocabSize, n_positions: 256 });
+  assert.equal(model.config.chatTemplate, undefined);
+  const agent = await Agent.create({ model: 'random-gpt2', generation: { maxNewTokens: 4 } }, { policy: model });
+  assert.equal(agent.template.source, CHATML_TEMPLATE);
+  assert.deepEqual(agent.stopTokenIds, [...model.tokenize('<|im_end|>')]);
+  assert.equal((await agent.respond(question)).role, 'assistant');
 });
 
 test('stream yields the reply piece by piece; greedy streaming equals one greedy reply', async () => {
