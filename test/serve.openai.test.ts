@@ -14,6 +14,7 @@ import {
   StatesetError,
   type ChatBackend,
 } from '../src/index.js';
+import { episodeOf } from './helpers/episodes.js';
 import { tinyAgent } from './helpers/tiny-agent.js';
 
 const agent = await tinyAgent('llama', { generation: { maxNewTokens: 12 } });
@@ -110,4 +111,21 @@ test('llmJudge: the score is read from the reply and rescaled to [0, 1]; out-of-
   assert.ok(Math.abs(scored.rewards[0] - 0.8) < 1e-6);
   assert.ok(Math.abs(scored.rewards[1] - 0.2) < 1e-6);
   assert.equal(rudeAttempts, 2, 'the out-of-range answer was asked again');
+});
+
+test('llmJudge at turn scope grades each turn on the conversation up to it', async () => {
+  const seen: string[] = [];
+  const grader: ChatBackend = {
+    complete: async (messages) => {
+      seen.push(messages[1].content);
+      return 'Score: 5';
+    },
+  };
+  const rewards = combineRewards([llmJudge({ chat: grader, rubric: 'Helpful?', scope: 'turn' })]);
+  const episode = episodeOf(['First answer', 'Second answer']);
+  const scored = await rewards.scoreGroup([episode]);
+  assert.deepEqual(Array.from(scored.turnRewards[0]), [0.5, 0.5]);
+  const first = seen.find((s) => s.includes('First answer'))!;
+  assert.ok(!first.includes('Second answer'), 'the first turn is judged without what came after');
+  assert.match(first, /Grade the last assistant message/);
 });
