@@ -4,7 +4,7 @@
  * episode at a time (concurrency 1), and the share of time spent outside the engine
  * (templates, tokenizing the text between turns, environment steps). Prints JSON.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, collectRollouts, ConversationEnvironment, loadModel, makeTinyModel, type Policy } from '../src/index.js';
@@ -60,6 +60,7 @@ const round = (x: number) => Math.round(x * 1000) / 1000;
 await run(SCENARIOS * GROUP_SIZE); // warm-up
 const batched = await run(SCENARIOS * GROUP_SIZE);
 const sequential = await run(1);
+rmSync(dir, { recursive: true, force: true });
 console.log(
   JSON.stringify(
     {

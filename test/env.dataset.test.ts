@@ -1,12 +1,12 @@
 // PromptDataset from arrays and JSONL files, run as single-turn scenarios.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PromptDataset, singleTurnEnvironment, StatesetError } from '../src/index.js';
+import { tempDir } from './helpers/tiny-model.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'stateset-dataset-'));
+const dir = tempDir();
 
 test('items become single-turn scenarios; extra fields go to metadata', async () => {
   const data = PromptDataset.fromArray([{ prompt: 'What is 2+2?', answer: '4' }, { id: 'q2', prompt: 'Name a color.', system: 'Answer in one word.' }]);

@@ -1,8 +1,6 @@
 // A real tiny model (random weights, real BPE tokenizer, ChatML template) behind an Agent.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Agent, makeTinyModel, type AgentConfigInput } from '../../src/index.js';
+import { tempDir } from './tiny-model.js';
 
 const folders = new Map<string, string>();
 
@@ -10,7 +8,7 @@ const folders = new Map<string, string>();
 export function tinyModelDir(arch: 'gpt2' | 'llama' = 'llama'): string {
   let dir = folders.get(arch);
   if (!dir) {
-    dir = mkdtempSync(join(tmpdir(), `stateset-tiny-${arch}-`));
+    dir = tempDir();
     makeTinyModel({ arch, outDir: dir, seed: 7 });
     folders.set(arch, dir);
   }
