@@ -3,6 +3,9 @@ import { Command, CommanderError } from 'commander';
 import { StatesetError } from '../core/errors.js';
 import { registerConvertModel } from './convert-model.js';
 import { registerMakeTinyModel } from './make-tiny-model.js';
+import { registerTrain } from './train.js';
+import { registerEval } from './eval.js';
+import { registerChat } from './chat.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('stateset-agents')
@@ -17,6 +20,9 @@ export async function main(argv: string[]): Promise<number> {
     });
   registerMakeTinyModel(program);
   registerConvertModel(program);
+  registerTrain(program);
+  registerEval(program);
+  registerChat(program);
   try {
     await program.parseAsync(argv);
     return 0;
