@@ -31,13 +31,10 @@ export const BUILTIN_REWARDS: Record<string, (options: Options) => RewardFunctio
     llmJudge({ ...rest, rubric: rest.rubric, chat: openAIChat({ baseURL, model, apiKey, timeoutMs: requestTimeoutMs, maxRetries }) }),
 };
 
+/** The built-in `name` (validated by the config schema) made with `options`; `where` prefixes its errors. */
 export function builtinReward(name: string, options: Options, where: string): RewardFunction {
-  const make = BUILTIN_REWARDS[name];
-  if (!make) {
-    throw new StatesetError('ERR_INVALID_CONFIG', `${where}.name: unknown reward "${name}"; built-in rewards are ${Object.keys(BUILTIN_REWARDS).join(', ')}, or give { module, export } for your own.`);
-  }
   try {
-    return make(options);
+    return BUILTIN_REWARDS[name](options);
   } catch (err) {
     if (err instanceof StatesetError) throw new StatesetError(err.code, `${where}: ${err.message}`, { cause: err });
     throw err;

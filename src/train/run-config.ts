@@ -20,7 +20,7 @@ import { ConversationEnvironment } from '../env/conversation.js';
 import type { Environment } from '../env/environment.js';
 import { CompositeReward, type WeightedReward } from '../rewards/composite.js';
 import { rewardFunction, type RewardFunction } from '../rewards/types.js';
-import { builtinReward } from './builtin-rewards.js';
+import { BUILTIN_REWARDS, builtinReward } from './builtin-rewards.js';
 import { deepMerge, presetConfig, TrainerConfigSchema } from './config.js';
 import { ALGORITHMS, type Algorithm } from './presets.js';
 import { isTinyModelName, tinyModelPath } from './tiny-model-cache.js';
@@ -28,24 +28,40 @@ import type { TrackingOptions } from './tracking.js';
 
 const withOptions = { options: z.record(z.string(), z.unknown()).optional() };
 
-const EnvironmentSchema = z.union([
-  z.strictObject({
-    type: z.literal('conversation'),
+const EnvironmentSchema = z
+  .strictObject({
+    /** A built-in environment: a conversation with a scripted user, or one reply per scenario. */
+    type: z.enum(['conversation', 'single_turn']).optional(),
     systemPrompt: z.string().optional(),
     maxTurns: z.number().int().positive().optional(),
     maxToolCallsPerTurn: z.number().int().positive().optional(),
-  }),
-  z.strictObject({ type: z.literal('single_turn'), systemPrompt: z.string().optional() }),
-  ModuleReferenceSchema.extend(withOptions).strict(),
-]);
+    /** Your own: a module exporting an Environment, or a function of `options` returning one. */
+    module: z.string().min(1).optional(),
+    export: z.string().min(1).optional(),
+    ...withOptions,
+  })
+  .refine((e) => (e.type === undefined) !== (e.module === undefined), {
+    error: 'give either type (conversation or single_turn) or module (with export) for your own environment',
+  });
 
 /** Inline items, a .json/.jsonl/.yaml file of them, or a module exporting them (or a function returning them). */
-const ItemsSchema = z.union([z.array(z.record(z.string(), z.unknown())).min(1), z.strictObject({ file: z.string().min(1) }), ModuleReferenceSchema.extend(withOptions).strict()]);
+const ItemsSchema = z.union([z.array(z.record(z.string(), z.unknown())).min(1), z.strictObject({ file: z.string().min(1) }), ModuleReferenceSchema.extend(withOptions).strict()], {
+  error: 'expected a non-empty list of items, { file: path } (.jsonl, .json or .yaml), or { module, export }',
+});
 
-const RewardSchema = z.union([
-  z.strictObject({ name: z.string().min(1), weight: z.number().default(1), ...withOptions }),
-  ModuleReferenceSchema.extend({ weight: z.number().default(1), ...withOptions }).strict(),
-]);
+const RewardSchema = z
+  .strictObject({
+    /** A built-in reward. */
+    name: z.enum(Object.keys(BUILTIN_REWARDS) as [string, ...string[]]).optional(),
+    /** Your own: a module exporting a reward function, or a function of `options` returning one. */
+    module: z.string().min(1).optional(),
+    export: z.string().min(1).optional(),
+    weight: z.number().default(1),
+    ...withOptions,
+  })
+  .refine((r) => (r.name === undefined) !== (r.module === undefined), {
+    error: `give either name (a built-in reward: ${Object.keys(BUILTIN_REWARDS).join(', ')}) or module (with export) for your own`,
+  });
 
 export const RunConfigSchema = z.strictObject({
   /** A HuggingFace folder, a .gguf file (relative to the config file), or `tiny` / `tiny:gpt2`. */
@@ -103,8 +119,8 @@ export async function createAgent(config: RunConfig, baseDir: string, model?: st
 
 export async function createEnvironment(config: RunConfig, baseDir: string): Promise<Environment<any, any>> {
   const env = config.environment;
-  if ('module' in env) {
-    const value = await importModuleReference(env, baseDir, 'environment');
+  if (env.module !== undefined) {
+    const value = await importModuleReference({ module: env.module, export: env.export }, baseDir, 'environment');
     const made = typeof value === 'function' ? await (value as (o: unknown) => unknown)(env.options ?? {}) : value;
     if (!isObject(made) || typeof made.reset !== 'function' || typeof made.step !== 'function') {
       throw new StatesetError('ERR_INVALID_CONFIG', `environment: ${env.module} must export an Environment (an object with reset and step) or a function returning one.`);
@@ -120,11 +136,11 @@ export async function createRewards(config: RunConfig, baseDir: string): Promise
   const entries: WeightedReward<any>[] = [];
   for (const [i, entry] of config.rewards.entries()) {
     const where = `rewards.${i}`;
-    if ('name' in entry) {
+    if (entry.name !== undefined) {
       entries.push({ reward: builtinReward(entry.name, entry.options ?? {}, where), weight: entry.weight });
       continue;
     }
-    const value = await importModuleReference(entry, baseDir, where);
+    const value = await importModuleReference({ module: entry.module!, export: entry.export }, baseDir, where);
     const reward = typeof value === 'function' ? await (value as (o: unknown) => unknown)(entry.options ?? {}) : value;
     try {
       entries.push({ reward: rewardFunction(reward as RewardFunction), weight: entry.weight });
