@@ -20,6 +20,7 @@ export const TINY_TRAINER: DeepPartial<TrainerConfig> = {
   groupSize: 2,
   learningRate: 1e-3,
   generation: { maxNewTokens: 6 },
+  overlong: { cacheLength: 2 },
   samplesPerStep: 1,
 };
 
