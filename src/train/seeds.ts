@@ -4,10 +4,10 @@
  * uninterrupted run makes from step k on, with nothing to save but the seed and the step.
  */
 
-/** What a derived seed is for; each purpose gets an independent seed at every step. */
-export type SeedPurpose = 'rollout' | 'scenarios' | 'resample' | 'eval';
+/** What a derived seed is for: sampling at a step, evaluating at a step, or the data order of an epoch. */
+export type SeedPurpose = 'rollout' | 'eval' | 'scenarios';
 
-const PURPOSE_CODES: Record<SeedPurpose, number> = { rollout: 1, scenarios: 2, resample: 3, eval: 4 };
+const PURPOSE_CODES: Record<SeedPurpose, number> = { rollout: 1, eval: 2, scenarios: 3 };
 
 /** A 32-bit integer hash of its inputs (a murmur3-style finalizer mixed over each word). */
 function mix(words: number[]): number {
@@ -21,9 +21,9 @@ function mix(words: number[]): number {
   return h >>> 0;
 }
 
-/** The seed of `purpose` at `step` (and extra round, e.g. a resampling round), in [0, 2^31). */
-export function deriveSeed(seed: number, step: number, purpose: SeedPurpose, round = 0): number {
-  return mix([seed, Math.floor(seed / 2 ** 32), step, PURPOSE_CODES[purpose], round]) >>> 1;
+/** The seed of `purpose` at `index` (a step, or an epoch) and `round` (a dynamic-sampling round), in [0, 2^31). */
+export function deriveSeed(seed: number, index: number, purpose: SeedPurpose, round = 0): number {
+  return mix([seed, Math.floor(seed / 2 ** 32), index, PURPOSE_CODES[purpose], round]) >>> 1;
 }
 
 /** A seeded PRNG (mulberry32) for the few shuffles the trainer makes. */
