@@ -17,7 +17,7 @@ import { StatesetError } from '../core/errors.js';
 import type { Environment } from '../env/environment.js';
 import { learningRate } from '../algorithms/schedule.js';
 import { loadModel, type Model } from '../model/model.js';
-import type { TrainBatch, TrainStepMetrics } from '../model/types.js';
+import type { TrainStepMetrics } from '../model/train.js';
 import { CompositeReward, type WeightedReward } from '../rewards/composite.js';
 import type { RewardFunction } from '../rewards/types.js';
 import { tokenAdvantages } from '../rollout/credit.js';
@@ -163,7 +163,8 @@ export class Trainer<Scenario> {
     const failuresBefore = this.rewardFailures();
     const prepared = await this.prepare(agent, reference, state);
     const passes: TrainStepMetrics[] = [];
-    if (prepared.batch.sequences.length > 0) {
+    // No loss tokens (every group dropped, or every turn masked as truncated): nothing to train on.
+    if (prepared.batch.masks.some((mask) => mask.includes(1))) {
       for (let pass = 0; pass < this.config.numIterations; pass++) {
         passes.push(await model.trainStep(prepared.batch, this.stepConfig(state.step * this.config.numIterations + pass)));
       }
