@@ -82,3 +82,4 @@ export { ALGORITHMS, PRESETS, type Algorithm, type Preset } from './train/preset
 export type { TrackingOptions } from './train/tracking.js';
 export { evaluate, rolloutSummary, type EvaluateOptions } from './train/evaluate.js';
 export { RunConfigSchema, parseRunConfig, loadRunConfig, type RunConfig } from './train/run-config.js';
+export { createTrainableAgent } from './train/trainable-agent.js';

@@ -34,6 +34,7 @@ import { deriveSeed, itemsAt } from './seeds.js';
 import { bestOfGroups, sftBatch, sftExamples, type SftExample } from './sft.js';
 import { meanRecord } from './stats.js';
 import { trainableModel } from './trainable.js';
+import { createTrainableAgent } from './trainable-agent.js';
 import { runTrackers, type TrackingOptions } from './tracking.js';
 
 export interface TrainerCallbacks {
@@ -278,10 +279,13 @@ export class Trainer<Scenario> {
   }
 }
 
-/** The agent with the checkpoint's weights (or adapter) and optimizer state. */
+/**
+ * The agent with the checkpoint's weights and optimizer state. With LoRA the base model is
+ * loaded again and the training state brings back the adapters.
+ */
 async function restoreAgent(agent: Agent, checkpointDir: string): Promise<Agent> {
   const lora = agent.config.lora !== undefined;
-  const restored = await Agent.create({ ...agent.config, model: lora ? agent.config.model : join(checkpointDir, CHECKPOINT_PARTS.model) });
+  const restored = await createTrainableAgent({ ...agent.config, model: lora ? agent.config.model : join(checkpointDir, CHECKPOINT_PARTS.model) });
   await trainableModel(restored).loadTrainingState(join(checkpointDir, CHECKPOINT_PARTS.trainingState));
   return restored;
 }
