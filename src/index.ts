@@ -35,3 +35,43 @@ export type {
   ScoreResult,
 } from './model/types.js';
 export { measureMachine, type MachineCeilings } from './model/machine.js';
+export { type Message, type Role, type ToolCall, messageSchema, system, user, assistant } from './core/messages.js';
+export type { Episode, Trajectory, Turn, ToolCallRecord } from './core/episode.js';
+export { Agent, STREAM_CHUNK_TOKENS, type AgentReply, type RespondOptions } from './agent/agent.js';
+export {
+  agentConfigSchema,
+  parseAgentConfig,
+  GENERATION_DEFAULTS,
+  type AgentConfig,
+  type AgentConfigInput,
+  type GenerationConfig,
+} from './agent/config.js';
+export { ChatTemplate, CHATML_TEMPLATE, type TemplateTool } from './agent/chat-template.js';
+export type { Policy, PolicyConfig, PolicyCompletion, PolicyGenerateOptions } from './agent/policy.js';
+export { hermesToolCalls, type ToolCallFormat, type ParsedToolCalls, type ToolCallError } from './agent/tool-calls.js';
+export { agentChat, openAIChat, type ChatBackend, type OpenAIChatOptions } from './agent/chat-backend.js';
+export type { Environment, EnvironmentStart, EnvironmentStep } from './env/environment.js';
+export { ConversationEnvironment, type ConversationEnvironmentOptions, type ConversationState, type StopContext } from './env/conversation.js';
+export type { ConversationScenario } from './env/scenario.js';
+export { scriptedUser, simulatedUser, type UserSimulator, type UserTurnContext, type SimulatedUserOptions } from './env/users.js';
+export { tool, describeTool, runToolCall, type Tool, type ToolOutcome } from './env/tools.js';
+export { PromptDataset, singleTurnEnvironment, type PromptItem } from './env/prompt-dataset.js';
+export { rewardFunction, type RewardFunction, type RewardContext, type RewardDetail, type RewardValue, type RewardScope } from './rewards/types.js';
+export { combineRewards, CompositeReward, type CompositeRewardOptions, type GroupRewards, type RewardCallStats, type WeightedReward } from './rewards/composite.js';
+export { combineScores, type CombineMode } from './rewards/combine.js';
+export * from './rewards/builtins/index.js';
+export { collectRollouts, type RolloutBatch, type RolloutOptions } from './rollout/collect.js';
+export { tokenAdvantages, returnsToGo, type CreditAssignment, type CreditOptions } from './rollout/credit.js';
+export { createOpenAIApp, serveOpenAI, type OpenAIServerOptions, type RunningServer } from './serve/openai-server.js';
+export { combineTrackers, type Tracker, type Metrics, type Sample } from './tracking/tracker.js';
+export { JsonlTracker } from './tracking/jsonl.js';
+export { TensorBoardTracker } from './tracking/tensorboard/tracker.js';
+export { SafeTracker, type SafeTrackerOptions } from './tracking/safe.js';
+export { ConsoleTracker, type ConsoleTrackerOptions } from './tracking/console.js';
+export { WandbTracker, type WandbOptions } from './tracking/wandb.js';
+export { CheckpointStore, COMPLETE_MARKER, type CheckpointInfo, type CheckpointStoreOptions } from './train/checkpoint-store.js';
+export { loadConfig, parseConfig, type LoadConfigOptions, type LoadedConfig } from './config/load.js';
+export { readConfigFile } from './config/file.js';
+export { applyOverrides, parseOverrideValue } from './config/overrides.js';
+export { describeZodIssues } from './config/zod-errors.js';
+export { importModuleReference, ModuleReferenceSchema, type ModuleReference } from './config/modules.js';

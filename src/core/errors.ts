@@ -14,7 +14,19 @@ export type ErrorCode =
   | 'ERR_NON_FINITE'
   | 'ERR_INVALID_CHECKPOINT'
   | 'ERR_NATIVE_PANIC'
-  | 'ERR_NATIVE_MISSING';
+  | 'ERR_NATIVE_MISSING'
+  | 'ERR_INVALID_CONFIG'
+  | 'ERR_INVALID_MESSAGES'
+  | 'ERR_CHAT_TEMPLATE'
+  | 'ERR_INVALID_TOOL'
+  | 'ERR_INVALID_DATASET'
+  | 'ERR_INVALID_REWARD'
+  | 'ERR_ENVIRONMENT'
+  | 'ERR_ENDPOINT'
+  | 'ERR_CONFIG_FILE'
+  | 'ERR_MODULE_LOAD'
+  | 'ERR_CHECKPOINT_WRITE'
+  | 'ERR_TRACKER';
 
 export class StatesetError extends Error {
   readonly code: ErrorCode;

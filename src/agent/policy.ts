@@ -1,0 +1,40 @@
+/**
+ * The few members of a loaded model that agents and rollouts use. A model from
+ * `loadModel` has them; declaring them here keeps this layer independent of the engine.
+ */
+
+export interface PolicyConfig {
+  architecture: string;
+  /** The model's own chat template (jinja), when it ships one. */
+  chatTemplate?: string;
+  /** Ids that end an assistant turn. */
+  eosTokenIds: number[];
+  bosToken?: string;
+  eosToken?: string;
+}
+
+export interface PolicyGenerateOptions {
+  maxNewTokens: number;
+  temperature: number;
+  topP: number;
+  topK: number;
+  minP?: number;
+  repetitionPenalty?: number;
+  stopTokenIds?: number[];
+  seed: number;
+}
+
+export interface PolicyCompletion {
+  /** Sampled ids; they include the stop token when `finishReason` is 'stop'. */
+  tokens: Int32Array;
+  /** Log-probability of each sampled id under the policy. */
+  logprobs: Float32Array;
+  finishReason: 'stop' | 'length';
+}
+
+export interface Policy {
+  readonly config: PolicyConfig;
+  tokenize(text: string): Int32Array;
+  detokenize(ids: Int32Array): string;
+  generate(prompts: Int32Array[], options: PolicyGenerateOptions): Promise<PolicyCompletion[]>;
+}
