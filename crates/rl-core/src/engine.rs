@@ -8,8 +8,9 @@ use crate::error::{CoreError, ErrorCode, Result};
 use crate::generate::{generate, Completion, GenerateOptions};
 use crate::io::{load_model, save_model, LoadedModel};
 use crate::model::tokens::checked_token_ids;
-use crate::model::{Decoder, Params, Weights};
+use crate::model::{random_weights, Decoder, ModelConfig, Params, Weights};
 use crate::score::{score, ScoreOptions, Scored};
+use crate::tiny::tiny_tokenizer;
 
 pub struct Engine {
     /// Configuration, tokenizer and metadata; its `weights` are empty (they live in `params`).
@@ -30,6 +31,20 @@ impl Engine {
     /// Loads a HuggingFace folder or a GGUF file.
     pub fn load(path: &Path) -> Result<Self> {
         Engine::new(load_model(path)?)
+    }
+
+    /// Seeded random weights for a HuggingFace config.json text, with the built-in tiny
+    /// tokenizer: real shapes without real weights (benchmarks).
+    pub fn random(config_json: &str, seed: u64) -> Result<Self> {
+        let config = ModelConfig::from_hf_json(config_json, "the random model's config")?;
+        Engine::new(LoadedModel {
+            weights: random_weights(&config, seed)?,
+            config,
+            tokenizer: tiny_tokenizer()?,
+            chat_template: None,
+            special_tokens: Default::default(),
+            generation: Default::default(),
+        })
     }
 
     pub fn params(&self) -> &Params {
