@@ -96,6 +96,7 @@ export interface NativeTrainConfig {
   beta1: number;
   beta2: number;
   eps: number;
+  activationCheckpointing: boolean;
 }
 
 /** The functions the addon exports (crates/node/src). */

@@ -42,7 +42,7 @@ test('GAE: native matches the reference on random shapes', () => {
 test('group advantages: native matches the reference for every estimator and scale', () => {
   const estimators: Estimator[] = ['grpo', 'dr_grpo', 'rloo', 'reinforce_pp'];
   const scales: Scale[] = ['group', 'batch', 'none'];
-  for (const [groupSize, groups] of [[1, 5], [2, 7], [3, 1], [8, 33], [16, 4200]] as const) {
+  for (const [groupSize, groups] of [[1, 5], [2, 7], [3, 1], [4, 9], [5, 20_000], [8, 33], [16, 4200]] as const) {
     const rewards = Float32Array.from({ length: groupSize * groups }, () => {
       const u = random();
       return u < 0.1 ? NaN : u < 0.4 ? 1 : Math.round(u * 4) / 4; // missing, ties and spread

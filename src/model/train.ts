@@ -36,6 +36,11 @@ export interface TrainStepConfig extends Omit<PolicyLossConfig, 'returnGrad'> {
   adamBetas?: [number, number];
   /** Default 1e-8. */
   adamEps?: number;
+  /**
+   * Keep only each transformer block's input during the forward and recompute the block
+   * in the backward: far less memory for one more forward pass. Default false.
+   */
+  activationCheckpointing?: boolean;
 }
 
 export interface TrainStepMetrics {
@@ -110,6 +115,7 @@ export function nativeTrainConfig(config: TrainStepConfig): NativeTrainConfig {
     beta1,
     beta2,
     eps: config.adamEps ?? 1e-8,
+    activationCheckpointing: config.activationCheckpointing ?? false,
   };
 }
 

@@ -20,7 +20,11 @@ export interface ModelConfig extends ModelConfigInfo {
 }
 
 export interface LoadModelOptions {
-  /** Threads of this model's native work (default: all cores, RAYON_NUM_THREADS). */
+  /**
+   * Threads of this model's own pool, which runs its matrix products, sampling and
+   * scoring (default: the process-wide pool, RAYON_NUM_THREADS). candle's elementwise
+   * kernels share one process-wide pool whatever this says.
+   */
   threads?: number;
   /** Train LoRA adapters instead of every weight (fresh ones, or a saved adapter folder). */
   lora?: LoraOptions;

@@ -12,6 +12,7 @@ use rl_core::engine::Engine;
 use rl_core::generate::{Completion, FinishReason, GenerateOptions, SamplingParams};
 use rl_core::score::{ScoreOptions, Scored};
 use rl_core::model::Architecture;
+use rl_core::{CoreError, ErrorCode};
 
 use crate::errors::{guarded, to_napi};
 use crate::train::{lora_source, NativeLoraOptions};
@@ -54,18 +55,8 @@ pub struct LoadTask {
 impl LoadTask {
     fn engine(&self) -> rl_core::error::Result<Engine> {
         match &self.source {
-            Source::Path(path) => Engine::with_lora(rl_core::io::load_model(path)?, self.lora.as_ref()),
-            Source::Random { config_json, seed } => {
-                let config = rl_core::model::ModelConfig::from_hf_json(config_json, "the random model's config")?;
-                Engine::with_lora(rl_core::io::LoadedModel {
-                    weights: rl_core::model::random_weights(&config, *seed)?,
-                    config,
-                    tokenizer: rl_core::tiny::tiny_tokenizer()?,
-                    chat_template: None,
-                    special_tokens: Default::default(),
-                    generation: Default::default(),
-                }, self.lora.as_ref())
-            }
+            Source::Path(path) => Engine::load(path, self.lora.as_ref()),
+            Source::Random { config_json, seed } => Engine::random(config_json, *seed, self.lora.as_ref()),
         }
     }
 }
@@ -80,7 +71,7 @@ impl Task for LoadTask {
                 rayon::ThreadPoolBuilder::new()
                     .num_threads(n as usize)
                     .build()
-                    .map_err(|e| napi::Error::new(napi::Status::GenericFailure, format!("cannot start {n} threads: {e}")))?,
+                    .map_err(|e| to_napi(CoreError::new(ErrorCode::InvalidParameter, format!("cannot start {n} threads ({e}); ask for fewer"))))?,
             ),
             None => None,
         };

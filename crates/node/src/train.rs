@@ -63,6 +63,7 @@ pub struct NativeTrainConfig {
     pub beta1: f64,
     pub beta2: f64,
     pub eps: f64,
+    pub activation_checkpointing: bool,
 }
 
 #[napi(object)]
@@ -132,6 +133,7 @@ impl NativeTrainConfig {
                 max_grad_norm: Some(self.max_grad_norm),
                 ..AdamWConfig::default()
             },
+            activation_checkpointing: self.activation_checkpointing,
         })
     }
 }

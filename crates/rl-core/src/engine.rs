@@ -8,9 +8,10 @@ use crate::error::{CoreError, ErrorCode, Result};
 use crate::generate::{generate, Completion, GenerateOptions};
 use crate::io::{load_model, save_model, LoadedModel};
 use crate::model::tokens::checked_token_ids;
-use crate::model::{Decoder, Params, Weights};
+use crate::model::{random_weights, Decoder, ModelConfig, Params, Weights};
 use crate::score::{score, ScoreOptions, Scored};
 use crate::lora::{Lora, LoraSource};
+use crate::tiny::tiny_tokenizer;
 use crate::train::TrainingState;
 
 pub struct Engine {
@@ -46,8 +47,22 @@ impl Engine {
     }
 
     /// Loads a HuggingFace folder or a GGUF file.
-    pub fn load(path: &Path) -> Result<Self> {
-        Engine::new(load_model(path)?)
+    pub fn load(path: &Path, lora: Option<&LoraSource>) -> Result<Self> {
+        Engine::with_lora(load_model(path)?, lora)
+    }
+
+    /// Seeded random weights for a HuggingFace config.json text, with the built-in tiny
+    /// tokenizer: real shapes without real weights (benchmarks).
+    pub fn random(config_json: &str, seed: u64, lora: Option<&LoraSource>) -> Result<Self> {
+        let config = ModelConfig::from_hf_json(config_json, "the random model's config")?;
+        Engine::with_lora(LoadedModel {
+            weights: random_weights(&config, seed)?,
+            config,
+            tokenizer: tiny_tokenizer()?,
+            chat_template: None,
+            special_tokens: Default::default(),
+            generation: Default::default(),
+        }, lora)
     }
 
     pub fn params(&self) -> &Params {

@@ -10,7 +10,6 @@
 //! `io`: loading and saving models (HuggingFace folders, GGUF files); `tokenizer`: text <-> ids.
 
 pub mod advantages;
-pub mod buffer;
 pub mod engine;
 pub mod error;
 pub mod generate;

@@ -1,17 +1,22 @@
 //! Per-token log-probabilities (and entropies) of given sequences, without a graph.
 //!
 //! Sequences of similar length are batched (right-padded: causal attention keeps padding
-//! out of every real token's view), and the output projection runs over chunks of
-//! positions, so the [batch, length, vocab] logits never exist at once.
+//! out of every real token's view) and run through the decoder a chunk of columns at a
+//! time with a KV cache, and the output projection runs over chunks of positions: neither
+//! the [batch, length, vocab] logits nor [length, length] attention scores of long
+//! sequences ever exist at once.
 
 use candle_core::{Device, Tensor, WithDType};
 use rayon::prelude::*;
 
 use crate::error::{check_range, CoreError, ErrorCode, Result};
+use crate::generate::kv_cache::KvCache;
 use crate::model::Decoder;
 
-/// Tokens (rows x padded length) one forward pass processes at most.
+/// Tokens (rows x padded length) batched together at most (this sizes the KV cache).
 const BATCH_TOKENS: usize = 4096;
+/// Tokens (rows x columns) one forward pass processes at most.
+const FORWARD_TOKENS: usize = 1024;
 /// Positions whose logits exist at once.
 const LOGIT_ROWS: usize = 512;
 
@@ -55,30 +60,42 @@ pub fn score(decoder: &Decoder, sequences: &[Vec<u32>], options: &ScoreOptions) 
 }
 
 fn score_batch(decoder: &Decoder, sequences: &[Vec<u32>], batch: &[usize], width: usize, options: &ScoreOptions) -> Result<Vec<Scored>> {
-    let mut ids = vec![0u32; batch.len() * width];
-    // (flat position of the context's last token, target token, row in batch)
-    let mut targets = Vec::new();
+    let rows = batch.len();
+    let mut ids = vec![0u32; rows * width];
     for (b, &i) in batch.iter().enumerate() {
-        let seq = &sequences[i];
-        ids[b * width..b * width + seq.len()].copy_from_slice(seq);
-        targets.extend((options.start..seq.len()).map(|t| ((b * width + t - 1) as u32, seq[t], b)));
+        ids[b * width..b * width + sequences[i].len()].copy_from_slice(&sequences[i]);
     }
-    let ids = Tensor::from_vec(ids, (batch.len(), width), &Device::Cpu)?;
-    let hidden = decoder.forward(&ids, &vec![0; batch.len()], None)?.flatten_to(1)?;
+    let ids = Tensor::from_vec(ids, (rows, width), &Device::Cpu)?;
+    let no_padding = vec![0; rows];
+    let mut cache = KvCache::new(decoder.config(), rows, width)?;
     let mut scored: Vec<Scored> = batch.iter().map(|_| Scored { logprobs: Vec::new(), entropy: options.entropy.then(Vec::new) }).collect();
-    for chunk in targets.chunks(LOGIT_ROWS) {
-        let positions = Tensor::from_vec(chunk.iter().map(|c| c.0).collect::<Vec<_>>(), chunk.len(), &Device::Cpu)?;
-        let logits = decoder.logits(&hidden.index_select(&positions, 0)?)?.to_vec2::<f32>()?;
-        let values: Vec<(f32, f32)> = logits
-            .par_iter()
-            .zip(chunk)
-            .map(|(row, &(_, token, _))| token_statistics(row, token, options.temperature, options.entropy))
-            .map(|s| (s.logprob as f32, s.entropy as f32))
-            .collect();
-        for (&(_, _, b), (logprob, entropy)) in chunk.iter().zip(values) {
-            scored[b].logprobs.push(logprob);
-            if let Some(e) = scored[b].entropy.as_mut() {
-                e.push(entropy);
+    let columns = (FORWARD_TOKENS / rows).max(1);
+    for first in (0..width).step_by(columns) {
+        let len = columns.min(width - first);
+        let hidden = decoder.forward(&ids.narrow(1, first, len)?, &no_padding, Some(&mut cache))?.flatten_to(1)?;
+        // (row of `hidden` holding the context's last token, target token, batch row):
+        // token t is predicted from the hidden state at column t - 1.
+        let mut targets = Vec::new();
+        for (b, &i) in batch.iter().enumerate() {
+            let seq = &sequences[i];
+            let from = options.start.max(first + 1);
+            let to = seq.len().min(first + len + 1);
+            targets.extend((from..to).map(|t| ((b * len + t - 1 - first) as u32, seq[t], b)));
+        }
+        for chunk in targets.chunks(LOGIT_ROWS) {
+            let positions = Tensor::from_vec(chunk.iter().map(|c| c.0).collect::<Vec<_>>(), chunk.len(), &Device::Cpu)?;
+            let logits = decoder.logits(&hidden.index_select(&positions, 0)?)?.to_vec2::<f32>()?;
+            let values: Vec<(f32, f32)> = logits
+                .par_iter()
+                .zip(chunk)
+                .map(|(row, &(_, token, _))| token_statistics(row, token, options.temperature, options.entropy))
+                .map(|s| (s.logprob as f32, s.entropy as f32))
+                .collect();
+            for (&(_, _, b), (logprob, entropy)) in chunk.iter().zip(values) {
+                scored[b].logprobs.push(logprob);
+                if let Some(e) = scored[b].entropy.as_mut() {
+                    e.push(entropy);
+                }
             }
         }
     }
@@ -133,6 +150,25 @@ mod tests {
                 let entropy: f32 = -row.iter().map(|&l| l.exp() * l).sum::<f32>();
                 assert!((got.logprobs[t - 1] - row[seq[t] as usize]).abs() < 1e-5);
                 assert!((got.entropy.as_ref().unwrap()[t - 1] - entropy).abs() < 1e-4);
+            }
+        }
+    }
+
+    #[test]
+    fn many_rows_are_scored_in_column_chunks_as_in_one_pass() {
+        let c = tiny_llama();
+        let d = Decoder::new(&c, &random_weights(&c, 4).unwrap()).unwrap();
+        // 40 rows of 30 tokens: 25 columns per forward pass, so two passes with the cache.
+        let seqs: Vec<Vec<u32>> = (0..40).map(|s| (0..30).map(|i| ((i * 7 + s * 13) % 40) as u32).collect()).collect();
+        let options = ScoreOptions { start: 3, temperature: 1.0, entropy: false };
+        let scored = score(&d, &seqs, &options).unwrap();
+        for (seq, got) in seqs.iter().zip(&scored).step_by(9) {
+            let ids = Tensor::from_slice(seq, (1, seq.len()), &Device::Cpu).unwrap();
+            let logits = d.logits(&d.forward(&ids, &[0], None).unwrap().squeeze(0).unwrap()).unwrap();
+            let logp = candle_nn::ops::log_softmax(&logits, D::Minus1).unwrap().to_vec2::<f32>().unwrap();
+            assert_eq!(got.logprobs.len(), seq.len() - 3);
+            for t in 3..seq.len() {
+                assert!((got.logprobs[t - 3] - logp[t - 1][seq[t] as usize]).abs() < 1e-5, "token {t}");
             }
         }
     }

@@ -61,8 +61,8 @@ pub fn compute_gae(input: &GaeInput) -> Result<GaeOutput> {
         }
     }
 
-    let mut advantages = crate::buffer::zeroed_f32(len);
-    let mut returns = crate::buffer::zeroed_f32(len);
+    let mut advantages = vec![0f32; len];
+    let mut returns = vec![0f32; len];
     let threads = if len >= PARALLEL_MIN_ELEMENTS { rayon::current_num_threads() } else { 1 };
     if threads <= 1 || n == 1 {
         gae_run(input, &offsets, 0, n, &mut advantages, &mut returns);

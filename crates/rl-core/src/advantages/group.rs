@@ -94,24 +94,59 @@ struct Stats {
     all_equal: bool,
 }
 
-fn stats_of<'a>(rewards: impl Iterator<Item = &'a f32> + Clone) -> Stats {
-    let (mut count, mut sum) = (0usize, 0f64);
-    let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
-    for &r in rewards.clone() {
-        if !r.is_nan() {
-            count += 1;
-            sum += r as f64;
-            lo = lo.min(r);
-            hi = hi.max(r);
-        }
+/// Count, mean, sample std and the exact all-equal test of the valid rewards of a slice.
+/// Groups are small and this runs once per group, so the common case (no missing reward)
+/// has its own branch-free path.
+#[inline(always)]
+fn stats_of(rewards: &[f32]) -> Stats {
+    if rewards.iter().any(|r| r.is_nan()) {
+        stats_with_missing(rewards)
+    } else {
+        stats_of_valid(rewards)
     }
+}
+
+#[cold]
+#[inline(never)]
+fn stats_with_missing(rewards: &[f32]) -> Stats {
+    let valid: Vec<f32> = rewards.iter().copied().filter(|r| !r.is_nan()).collect();
+    stats_of_valid(&valid)
+}
+
+#[inline(always)]
+fn stats_of_valid(rewards: &[f32]) -> Stats {
+    let count = rewards.len();
     if count == 0 {
         return Stats { count, mean: 0.0, std: 0.0, all_equal: true };
     }
+    let (sum, sum_sq) = sums(rewards);
     let mean = sum / count as f64;
-    let sq: f64 = rewards.filter(|r| !r.is_nan()).map(|&r| (r as f64 - mean).powi(2)).sum();
-    let std = if count > 1 { (sq / (count - 1) as f64).sqrt() } else { 0.0 };
-    Stats { count, mean, std, all_equal: lo == hi }
+    // f64 sums of f32 inputs: the shortcut (sum_sq - sum * mean) loses nothing at f32 output.
+    let var = if count > 1 { ((sum_sq - sum * mean) / (count - 1) as f64).max(0.0) } else { 0.0 };
+    let all_equal = rewards.iter().all(|&r| r == rewards[0]);
+    Stats { count, mean, std: var.sqrt(), all_equal }
+}
+
+/// Sum and sum of squares in f64, over four independent accumulator lanes so that the adds
+/// do not wait on each other.
+#[inline(always)]
+fn sums(values: &[f32]) -> (f64, f64) {
+    let (mut s, mut q) = ([0f64; 4], [0f64; 4]);
+    let chunks = values.chunks_exact(4);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for k in 0..4 {
+            let x = c[k] as f64;
+            s[k] += x;
+            q[k] += x * x;
+        }
+    }
+    for (k, &r) in tail.iter().enumerate() {
+        let x = r as f64;
+        s[k] += x;
+        q[k] += x * x;
+    }
+    ((s[0] + s[1]) + (s[2] + s[3]), (q[0] + q[1]) + (q[2] + q[3]))
 }
 
 struct Plan {
@@ -124,6 +159,7 @@ struct Plan {
 impl Plan {
     /// The map R -> (R - baseline) * scale of one group's valid samples, or `None` when
     /// the group carries no learning signal (advantage 0).
+    #[inline(always)]
     fn affine(&self, group: &Stats) -> Option<(f64, f64)> {
         let (baseline, mut scale) = match self.estimator {
             Estimator::ReinforcePp if self.batch.count >= 2 && !self.batch.all_equal => (self.batch.mean, 1.0),
@@ -141,8 +177,14 @@ impl Plan {
         Some((baseline, scale))
     }
 
+    #[inline(always)]
     fn fill(&self, rewards: &[f32], group: &Stats, out: &mut [f32]) {
         match self.affine(group) {
+            Some((baseline, scale)) if group.count == rewards.len() => {
+                for (o, &r) in out.iter_mut().zip(rewards) {
+                    *o = ((r as f64 - baseline) * scale) as f32;
+                }
+            }
             Some((baseline, scale)) => {
                 for (o, &r) in out.iter_mut().zip(rewards) {
                     *o = if r.is_nan() { 0.0 } else { ((r as f64 - baseline) * scale) as f32 };
@@ -157,7 +199,7 @@ pub fn group_advantages(input: &GroupInput) -> Result<Vec<f32>> {
     check_range("eps", input.eps, 0.0, f64::MAX)?;
     let rewards = input.rewards;
     let needs_batch = input.scale == Scale::Batch || input.estimator == Estimator::ReinforcePp;
-    let batch = if needs_batch { stats_of(rewards.iter()) } else { Stats::default() };
+    let batch = if needs_batch { stats_of(rewards) } else { Stats::default() };
     let plan = Plan { estimator: input.estimator, scale: input.scale, eps: input.eps, batch };
     match input.layout {
         GroupLayout::Size(size) => by_size(rewards, size, &plan),
@@ -175,17 +217,37 @@ fn by_size(rewards: &[f32], size: usize, plan: &Plan) -> Result<Vec<f32>> {
             ),
         ));
     }
-    let mut out = crate::buffer::zeroed_f32(rewards.len());
-    let fill = |(group, dst): (&[f32], &mut [f32])| plan.fill(group, &stats_of(group.iter()), dst);
+    let mut out = vec![0f32; rewards.len()];
     if rewards.len() >= PARALLEL_MIN_ELEMENTS {
         let per_task = size * (PARALLEL_MIN_ELEMENTS / 16 / size).max(1);
-        rewards.par_chunks(per_task).zip(out.par_chunks_mut(per_task)).for_each(|(r, d)| {
-            r.chunks(size).zip(d.chunks_mut(size)).for_each(fill);
-        });
+        rewards
+            .par_chunks(per_task)
+            .zip(out.par_chunks_mut(per_task))
+            .for_each(|(r, d)| fill_groups(r, d, size, plan));
     } else {
-        rewards.chunks(size).zip(out.chunks_mut(size)).for_each(fill);
+        fill_groups(rewards, &mut out, size, plan);
     }
     Ok(out)
+}
+
+/// Fills consecutive groups of `size`. The usual group sizes get a copy of the loop compiled
+/// for that size, whose per-group loops unroll completely (several times faster at G = 8).
+fn fill_groups(rewards: &[f32], out: &mut [f32], size: usize, plan: &Plan) {
+    match size {
+        2 => fill_fixed::<2>(rewards, out, plan),
+        4 => fill_fixed::<4>(rewards, out, plan),
+        8 => fill_fixed::<8>(rewards, out, plan),
+        16 => fill_fixed::<16>(rewards, out, plan),
+        _ => rewards.chunks(size).zip(out.chunks_mut(size)).for_each(|(r, o)| plan.fill(r, &stats_of(r), o)),
+    }
+}
+
+fn fill_fixed<const G: usize>(rewards: &[f32], out: &mut [f32], plan: &Plan) {
+    for (r, o) in rewards.chunks_exact(G).zip(out.chunks_exact_mut(G)) {
+        let r: &[f32; G] = r.try_into().expect("chunks_exact yields G elements");
+        let o: &mut [f32; G] = o.try_into().expect("chunks_exact yields G elements");
+        plan.fill(r, &stats_of(r), o);
+    }
 }
 
 fn by_ids(rewards: &[f32], ids: &[i32], plan: &Plan) -> Result<Vec<f32>> {
@@ -210,7 +272,7 @@ fn by_ids(rewards: &[f32], ids: &[i32], plan: &Plan) -> Result<Vec<f32>> {
     for (&g, &r) in dense.iter().zip(rewards) {
         members[g].push(r);
     }
-    let stats: Vec<Stats> = members.iter().map(|m| stats_of(m.iter())).collect();
+    let stats: Vec<Stats> = members.iter().map(|m| stats_of(m)).collect();
     let affine: Vec<Option<(f64, f64)>> = stats.iter().map(|s| plan.affine(s)).collect();
     Ok(rewards
         .iter()

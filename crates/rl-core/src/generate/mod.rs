@@ -2,8 +2,8 @@
 //!
 //! Prompts are left-padded to a common length so that every row decodes in the same
 //! column; each decode step is one forward pass of the whole batch (one matrix product
-//! per weight). Rows that have stopped leave the batch, so the work shrinks with them.
-//! Every row draws from its own generator seeded by (seed, row), so the same seed gives
+//! per weight). Rows that have stopped leave the batch (once a quarter of it has), so the
+//! work shrinks with them. Every row draws from its own generator seeded by (seed, row), so the same seed gives
 //! the same tokens.
 
 pub mod kv_cache;

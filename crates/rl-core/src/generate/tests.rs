@@ -54,16 +54,18 @@ fn rows_end_at_a_stop_token_or_at_the_length_limit() {
     let greedy = GenerateOptions { sampling: SamplingParams { temperature: 0.0, ..Default::default() }, ..options(0) };
     let free = generate(&d, &prompts(), &greedy).unwrap();
     assert!(free.iter().all(|r| r.tokens.len() == 6 && r.finish_reason == FinishReason::Length));
-    // Stopping on row 0's third greedy token: row 0 ends there, the stop token included.
-    let stop = free[0].tokens[2];
-    let stopped = generate(&d, &prompts(), &GenerateOptions { stop_token_ids: vec![stop], ..greedy.clone() }).unwrap();
-    let first_stop = free[0].tokens.iter().position(|&t| t == stop).unwrap();
-    assert_eq!(stopped[0].tokens, free[0].tokens[..=first_stop]);
-    assert_eq!(stopped[0].finish_reason, FinishReason::Stop);
-    // Greedy rows that never meet the stop token are unchanged by others leaving.
-    for (s, f) in stopped.iter().zip(&free).skip(1) {
-        if !f.tokens.contains(&stop) {
-            assert_eq!(s.tokens, f.tokens);
+    // Rows 0 and 1 stop on their first greedy token, so half the batch leaves the KV
+    // cache after one step; the stop token is kept.
+    let stops = vec![free[0].tokens[0], free[1].tokens[0]];
+    let stopped = generate(&d, &prompts(), &GenerateOptions { stop_token_ids: stops.clone(), ..greedy.clone() }).unwrap();
+    for row in &stopped[..2] {
+        assert_eq!((row.tokens.len(), row.finish_reason), (1, FinishReason::Stop));
+    }
+    // Greedy rows that never meet a stop token are unchanged by the others leaving.
+    for (s, f) in stopped.iter().zip(&free).skip(2) {
+        match f.tokens.iter().position(|t| stops.contains(t)) {
+            Some(p) => assert_eq!(s.tokens, f.tokens[..=p]),
+            None => assert_eq!(s.tokens, f.tokens),
         }
     }
 }

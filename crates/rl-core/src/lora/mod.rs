@@ -166,13 +166,9 @@ impl Lora {
             .collect()
     }
 
-    /// Adapted layers.
-    pub fn len(&self) -> usize {
+    /// How many layers carry an adapter.
+    pub fn adapted_layers(&self) -> usize {
         self.adapters.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.adapters.is_empty()
     }
 
     fn dtype(&self) -> DType {

@@ -24,7 +24,7 @@ fn adapters_start_at_the_base_model_and_only_they_receive_gradients() {
     for c in [tiny_gpt2(), tiny_llama()] {
         let params = Params::new(&weights(&c, DType::F32)).unwrap();
         let lora = Lora::new(LoraConfig { rank: 2, alpha: 4.0, target_modules: vec![], seed: 1 }, &c, &params).unwrap();
-        assert_eq!(lora.len(), 2 * c.num_layers * if c.architecture == crate::model::Architecture::Gpt2 { 1 } else { 2 });
+        assert_eq!(lora.adapted_layers(), 2 * c.num_layers * if c.architecture == crate::model::Architecture::Gpt2 { 1 } else { 2 });
         assert!(max_diff(&logits(&c, &lora.training_weights(&params).unwrap()), &logits(&c, &params.detached())) < 1e-6);
 
         let decoder = Decoder::new(&c, &lora.training_weights(&params).unwrap()).unwrap();

@@ -91,6 +91,33 @@ impl Decoder {
         Ok(hidden)
     }
 
+    /// The pieces of `forward` without a cache, for passes that keep only each block's
+    /// input and recompute the block in the backward (activation checkpointing).
+    pub fn layers(&self) -> usize {
+        self.config().num_layers
+    }
+
+    pub fn embed(&self, ids: &Tensor, ctx: &Context) -> Result<Tensor> {
+        match self {
+            Decoder::Gpt2(m) => m.embed(ids, ctx),
+            Decoder::Llama(m) => m.embed(ids),
+        }
+    }
+
+    pub fn block(&self, layer: usize, x: &Tensor, ctx: &Context) -> Result<Tensor> {
+        match self {
+            Decoder::Gpt2(m) => m.block(layer, x, ctx, None),
+            Decoder::Llama(m) => m.block(layer, x, ctx, None),
+        }
+    }
+
+    pub fn final_norm(&self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Decoder::Gpt2(m) => m.final_norm(x),
+            Decoder::Llama(m) => m.final_norm(x),
+        }
+    }
+
     /// The floating-point type of the weights (f32; f64 in gradient checks).
     pub fn dtype(&self) -> DType {
         match self {

@@ -90,13 +90,28 @@ impl Gpt2 {
 
     /// Final hidden states [batch, time, hidden].
     pub fn forward(&self, ids: &Tensor, ctx: &Context, cache: Option<&KvCache>) -> Result<Tensor> {
-        let mut x = (embed(&self.wte, ids)? + embed(&self.wpe, &ctx.positions)?)?;
-        for (layer, block) in self.blocks.iter().enumerate() {
-            x = (&x + self.attend(block, &block.ln_1.forward(&x)?, ctx, cache, layer)?)?;
-            let h = block.ln_2.forward(&x)?;
-            x = (&x + block.mlp_proj.forward(&block.c_fc.forward(&h)?.gelu()?)?)?;
+        let mut x = self.embed(ids, ctx)?;
+        for layer in 0..self.blocks.len() {
+            x = self.block(layer, &x, ctx, cache)?;
         }
-        self.ln_f.forward(&x)
+        self.final_norm(&x)
+    }
+
+    /// Token plus position embeddings.
+    pub fn embed(&self, ids: &Tensor, ctx: &Context) -> Result<Tensor> {
+        Ok((embed(&self.wte, ids)? + embed(&self.wpe, &ctx.positions)?)?)
+    }
+
+    /// One transformer block: [batch, time, hidden] -> [batch, time, hidden].
+    pub fn block(&self, layer: usize, x: &Tensor, ctx: &Context, cache: Option<&KvCache>) -> Result<Tensor> {
+        let block = &self.blocks[layer];
+        let x = (x + self.attend(block, &block.ln_1.forward(x)?, ctx, cache, layer)?)?;
+        let h = block.ln_2.forward(&x)?;
+        Ok((&x + block.mlp_proj.forward(&block.c_fc.forward(&h)?.gelu()?)?)?)
+    }
+
+    pub fn final_norm(&self, x: &Tensor) -> Result<Tensor> {
+        self.ln_f.forward(x)
     }
 
     fn attend(&self, block: &Block, h: &Tensor, ctx: &Context, cache: Option<&KvCache>, layer: usize) -> Result<Tensor> {

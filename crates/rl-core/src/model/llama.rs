@@ -79,27 +79,46 @@ impl Llama {
 
     /// Final hidden states [batch, time, hidden].
     pub fn forward(&self, ids: &Tensor, ctx: &Context, cache: Option<&KvCache>) -> Result<Tensor> {
-        let eps = self.config.norm_eps;
-        let (batch, time) = ids.dims2()?;
+        let mut x = self.embed(ids)?;
+        for layer in 0..self.blocks.len() {
+            x = self.block(layer, &x, ctx, cache)?;
+        }
+        self.final_norm(&x)
+    }
+
+    pub fn embed(&self, ids: &Tensor) -> Result<Tensor> {
+        embed(&self.embed_tokens, ids)
+    }
+
+    /// One transformer block: [batch, time, hidden] -> [batch, time, hidden].
+    pub fn block(&self, layer: usize, x: &Tensor, ctx: &Context, cache: Option<&KvCache>) -> Result<Tensor> {
+        let (eps, block) = (self.config.norm_eps, &self.blocks[layer]);
+        let h = rms_norm(x, &block.input_norm, eps)?;
+        let x = (x + self.attend(block, &h, ctx, cache, layer)?)?;
+        let h = rms_norm(&x, &block.post_attention_norm, eps)?;
+        let gated = (block.gate_proj.forward(&h)?.silu()? * block.up_proj.forward(&h)?)?;
+        Ok((&x + block.down_proj.forward(&gated)?)?)
+    }
+
+    pub fn final_norm(&self, x: &Tensor) -> Result<Tensor> {
+        rms_norm(x, &self.norm, self.config.norm_eps)
+    }
+
+    /// cos and sin of each token's rotation angles, [batch, time, head_dim / 2].
+    fn rotation(&self, ctx: &Context) -> Result<(Tensor, Tensor)> {
+        let (batch, time) = ctx.positions.dims2()?;
         let half = self.config.head_dim / 2;
         let flat = ctx.positions.flatten_all()?;
         let cos = self.rope_cos.index_select(&flat, 0)?.reshape((batch, time, half))?;
         let sin = self.rope_sin.index_select(&flat, 0)?.reshape((batch, time, half))?;
-        let mut x = embed(&self.embed_tokens, ids)?;
-        for (layer, block) in self.blocks.iter().enumerate() {
-            let h = rms_norm(&x, &block.input_norm, eps)?;
-            x = (&x + self.attend(block, &h, ctx, (&cos, &sin), cache, layer)?)?;
-            let h = rms_norm(&x, &block.post_attention_norm, eps)?;
-            let gated = (block.gate_proj.forward(&h)?.silu()? * block.up_proj.forward(&h)?)?;
-            x = (&x + block.down_proj.forward(&gated)?)?;
-        }
-        rms_norm(&x, &self.norm, eps)
+        Ok((cos, sin))
     }
 
-    fn attend(&self, block: &Block, h: &Tensor, ctx: &Context, (cos, sin): (&Tensor, &Tensor), cache: Option<&KvCache>, layer: usize) -> Result<Tensor> {
+    fn attend(&self, block: &Block, h: &Tensor, ctx: &Context, cache: Option<&KvCache>, layer: usize) -> Result<Tensor> {
         let c = &self.config;
-        let q = rope(&split_heads(&block.q_proj.forward(h)?, c.num_heads)?, cos, sin)?;
-        let k = rope(&split_heads(&block.k_proj.forward(h)?, c.num_kv_heads)?, cos, sin)?;
+        let (cos, sin) = self.rotation(ctx)?;
+        let q = rope(&split_heads(&block.q_proj.forward(h)?, c.num_heads)?, &cos, &sin)?;
+        let k = rope(&split_heads(&block.k_proj.forward(h)?, c.num_kv_heads)?, &cos, &sin)?;
         let v = split_heads(&block.v_proj.forward(h)?, c.num_kv_heads)?;
         let (k, v) = match cache {
             Some(cache) => cache.update(layer, &k, &v)?,

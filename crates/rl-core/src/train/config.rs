@@ -16,12 +16,15 @@ pub struct TrainConfig {
     pub temperature: f64,
     /// Weight decay, betas, eps and the clipping norm (`max_grad_norm`).
     pub optimizer: AdamWConfig,
+    /// Keep only each block's input during the forward and recompute the block in the
+    /// backward: activations of one block at a time instead of all, for one more forward.
+    pub activation_checkpointing: bool,
 }
 
 impl TrainConfig {
     /// The defaults: micro-batches of 8, temperature 1, AdamW's defaults (clip at 1.0).
     pub fn new(loss: LossConfig, learning_rate: f64) -> Self {
-        TrainConfig { loss, learning_rate, micro_batch_size: 8, temperature: 1.0, optimizer: AdamWConfig::default() }
+        TrainConfig { loss, learning_rate, micro_batch_size: 8, temperature: 1.0, optimizer: AdamWConfig::default(), activation_checkpointing: false }
     }
 
     pub fn validate(&self) -> Result<()> {

@@ -13,20 +13,32 @@ use super::head::{head_backward, head_values};
 use super::metrics::Summary;
 use crate::error::Result;
 use crate::loss::{compute_policy_loss, LossInput, Normalizer};
-use crate::model::Decoder;
+use crate::model::{Context, Decoder};
 
 /// Gradients of the `trainable` variables (those the decoder's weights derive from),
-/// summed over the batch. Candle's backward also computes gradients of frozen weights;
-/// only the trainable ones are kept.
+/// summed over the batch.
 pub(crate) fn batch_gradients(decoder: &Decoder, samples: &[Sample], config: &TrainConfig, trainable: &[Var]) -> Result<(GradStore, Summary)> {
     // Sequences without loss tokens change nothing: leave them out of the micro-batches.
     let samples: Vec<&Sample> = samples.iter().filter(|s| !s.targets.is_empty()).collect();
     let normalizer = normalizer_of(&samples, config.loss.max_completion_length)?;
-    let mut sums: Vec<Option<Tensor>> = vec![None; trainable.len()];
+    let mut sums = Accumulator { vars: trainable, sums: vec![None; trainable.len()] };
     let mut summary = Summary::new();
     for micro in samples.chunks(config.micro_batch_size) {
-        let grads = micro_batch(decoder, micro, normalizer, config, &mut summary)?;
-        for (sum, var) in sums.iter_mut().zip(trainable) {
+        micro_batch(decoder, micro, normalizer, config, &mut sums, &mut summary)?;
+    }
+    Ok((sums.finish(), summary))
+}
+
+/// Sums the gradients of the trainable variables over backward passes. Candle's backward
+/// also computes gradients of frozen weights and of activations; those are dropped.
+struct Accumulator<'a> {
+    vars: &'a [Var],
+    sums: Vec<Option<Tensor>>,
+}
+
+impl Accumulator<'_> {
+    fn add(&mut self, grads: &GradStore) -> Result<()> {
+        for (sum, var) in self.sums.iter_mut().zip(self.vars) {
             if let Some(g) = grads.get(var.as_tensor()) {
                 *sum = Some(match sum.take() {
                     Some(s) => (s + g)?,
@@ -34,14 +46,18 @@ pub(crate) fn batch_gradients(decoder: &Decoder, samples: &[Sample], config: &Tr
                 });
             }
         }
+        Ok(())
     }
-    let mut grads = GradStore::default();
-    for (sum, var) in sums.into_iter().zip(trainable) {
-        if let Some(g) = sum {
-            grads.insert(var.as_tensor(), g);
+
+    fn finish(self) -> GradStore {
+        let mut grads = GradStore::default();
+        for (sum, var) in self.sums.into_iter().zip(self.vars) {
+            if let Some(g) = sum {
+                grads.insert(var.as_tensor(), g);
+            }
         }
+        grads
     }
-    Ok((grads, summary))
 }
 
 /// The loss denominators of the whole batch (only loss tokens are passed to the loss).
@@ -64,7 +80,14 @@ fn concat(samples: &[&Sample], field: impl Fn(&Sample) -> Option<&Vec<f32>>) -> 
     samples.iter().map(|s| field(s).map(|v| v.as_slice())).collect::<Option<Vec<_>>>().map(|parts| parts.concat())
 }
 
-fn micro_batch(decoder: &Decoder, samples: &[&Sample], normalizer: Normalizer, config: &TrainConfig, summary: &mut Summary) -> Result<GradStore> {
+/// The tokens a micro-batch predicts: rows of the flattened [batch * width] positions
+/// (token t is predicted from position t - 1) and the target ids.
+struct Targets {
+    rows: Tensor,
+    tokens: Vec<u32>,
+}
+
+fn micro_batch(decoder: &Decoder, samples: &[&Sample], normalizer: Normalizer, config: &TrainConfig, sums: &mut Accumulator, summary: &mut Summary) -> Result<()> {
     let width = samples.iter().map(|s| s.ids.len()).max().unwrap_or(0);
     // Right padding: causal attention keeps it out of every real token's view.
     let mut ids = vec![0u32; samples.len() * width];
@@ -72,18 +95,55 @@ fn micro_batch(decoder: &Decoder, samples: &[&Sample], normalizer: Normalizer, c
     for (b, s) in samples.iter().enumerate() {
         ids[b * width..b * width + s.ids.len()].copy_from_slice(&s.ids);
         for &t in &s.targets {
-            // Token t is predicted from the hidden state of position t - 1.
             rows.push((b * width + t - 1) as u32);
             tokens.push(s.ids[t]);
         }
     }
     let ids = Tensor::from_vec(ids, (samples.len(), width), &Device::Cpu)?;
-    let hidden = decoder.forward(&ids, &vec![0; samples.len()], None)?.flatten_to(1)?;
-    let rows = Tensor::from_vec(rows, tokens.len(), &Device::Cpu)?;
-    let picked = hidden.detach().index_select(&rows, 0)?;
+    let targets = Targets { rows: Tensor::from_vec(rows, tokens.len(), &Device::Cpu)?, tokens };
+    if !config.activation_checkpointing {
+        let hidden = decoder.forward(&ids, &vec![0; samples.len()], None)?;
+        return sums.add(&head_gradients(decoder, &hidden, &targets, samples, normalizer, config, summary)?);
+    }
+    // Keep only each block's input; the backward recomputes one block at a time.
+    let ctx = Context::new(&vec![0; samples.len()], 0, width, decoder.config().max_position_embeddings, decoder.dtype())?;
+    let mut inputs = Vec::with_capacity(decoder.layers());
+    let mut x = decoder.embed(&ids, &ctx)?.detach();
+    for layer in 0..decoder.layers() {
+        let next = decoder.block(layer, &x, &ctx)?.detach();
+        inputs.push(x);
+        x = next;
+    }
+    let head = |leaf: &Tensor| head_gradients(decoder, &decoder.final_norm(leaf)?, &targets, samples, normalizer, config, summary);
+    let mut grads = backward_from(&x, head, sums)?;
+    for (layer, input) in inputs.iter().enumerate().rev() {
+        let block = |leaf: &Tensor| Ok((decoder.block(layer, leaf, &ctx)? * &grads)?.sum_all()?.backward()?);
+        grads = backward_from(input, block, sums)?;
+    }
+    let grads = (decoder.embed(&ids, &ctx)? * grads)?.sum_all()?.backward()?;
+    sums.add(&grads)
+}
+
+/// Runs `backward` (a forward from `input` and its backward) with `input` as a leaf,
+/// adds the weights' gradients to `sums` and returns the gradient of `input`.
+fn backward_from(input: &Tensor, backward: impl FnOnce(&Tensor) -> Result<GradStore>, sums: &mut Accumulator) -> Result<Tensor> {
+    let leaf = Var::from_tensor(input)?;
+    let grads = backward(leaf.as_tensor())?;
+    sums.add(&grads)?;
+    Ok(match grads.get(leaf.as_tensor()) {
+        Some(g) => g.clone(),
+        None => input.zeros_like()?,
+    })
+}
+
+/// The loss of the micro-batch from its final hidden states [batch, width, hidden] (which
+/// carry a graph), and the gradients of its backward.
+fn head_gradients(decoder: &Decoder, hidden: &Tensor, targets: &Targets, samples: &[&Sample], normalizer: Normalizer, config: &TrainConfig, summary: &mut Summary) -> Result<GradStore> {
+    let hidden = hidden.flatten_to(1)?;
+    let picked = hidden.detach().index_select(&targets.rows, 0)?;
     let lm_head = decoder.lm_head();
     let head = lm_head.detach();
-    let values = head_values(&picked, &head, &tokens, config.temperature)?;
+    let values = head_values(&picked, &head, &targets.tokens, config.temperature)?;
 
     let (mask, offsets) = loss_layout(samples);
     let (old, advantages, reference) =
@@ -99,8 +159,8 @@ fn micro_batch(decoder: &Decoder, samples: &[&Sample], normalizer: Normalizer, c
     };
     let out = compute_policy_loss(&input, &config.loss)?;
 
-    let (dpicked, dhead) = head_backward(&picked, &head, &tokens, &values, &out.grad, config.temperature, lm_head.is_variable())?;
-    let dhidden = hidden.zeros_like()?.index_add(&rows, &dpicked, 0)?;
+    let (dpicked, dhead) = head_backward(&picked, &head, &targets.tokens, &values, &out.grad, config.temperature, lm_head.is_variable())?;
+    let dhidden = hidden.zeros_like()?.index_add(&targets.rows, &dpicked, 0)?;
     let mut grads = (hidden * dhidden)?.sum_all()?.backward()?;
     if let Some(dhead) = dhead {
         // A tied head is the token embedding: its two gradients add up.

@@ -35,6 +35,10 @@ pub(crate) fn samples_of(b: &TrainBatch, c: &ModelConfig) -> Vec<Sample> {
     b.samples(c.vocab_size).unwrap()
 }
 
+fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
+    (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar().unwrap()
+}
+
 fn vars(params: &Params) -> Vec<Var> {
     params.vars().values().cloned().collect()
 }
@@ -158,7 +162,25 @@ fn micro_batches_sum_to_the_whole_batch_gradient() {
     let (split, split_summary) = batch_gradients(&decoder, &samples, &config, &vars(&params)).unwrap();
     assert!((whole_summary.loss() - split_summary.loss()).abs() < 1e-6);
     for (name, var) in params.vars() {
-        let diff = (whole.get(var).unwrap() - split.get(var).unwrap()).unwrap().abs().unwrap().max_keepdim(0).unwrap().flatten_all().unwrap().max(0).unwrap();
-        assert!(diff.to_scalar::<f64>().unwrap() < 1e-6, "{name}");
+        assert!(max_diff(whole.get(var).unwrap(), split.get(var).unwrap()) < 1e-6, "{name}");
+    }
+}
+
+#[test]
+fn activation_checkpointing_gives_the_same_gradient() {
+    for c in [tiny_gpt2(), tiny_llama()] {
+        let params = Params::new(&weights(&c, DType::F64)).unwrap();
+        let b = with_rollout(batch(None), &c);
+        let decoder = Decoder::new(&c, &params.tracked()).unwrap();
+        let samples = b.samples(c.vocab_size).unwrap();
+        let mut config = config(LossKind::TokenClip);
+        config.micro_batch_size = 2;
+        let (plain, plain_summary) = batch_gradients(&decoder, &samples, &config, &vars(&params)).unwrap();
+        config.activation_checkpointing = true;
+        let (checkpointed, summary) = batch_gradients(&decoder, &samples, &config, &vars(&params)).unwrap();
+        assert_eq!(plain_summary.loss(), summary.loss());
+        for (name, var) in params.vars() {
+            assert!(max_diff(plain.get(var).unwrap(), checkpointed.get(var).unwrap()) < 1e-12, "{:?} {name}", c.architecture);
+        }
     }
 }

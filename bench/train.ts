@@ -1,0 +1,122 @@
+/**
+ * `npm run bench:train`: training speed (forward + backward + optimizer) and peak memory
+ * of `trainStep`, for the tiny model and the SmolLM2-135M shape (random weights), full
+ * fine-tuning and LoRA, on batches of 8 x 256 tokens. Prints JSON.
+ *
+ * Each configuration runs in its own child process, so that its peak RSS is its own.
+ * Achieved FLOP/s (6 x parameters x tokens per step: forward 2, backward 4) are reported
+ * against the f32 matmul peak measured in the same child, right after it trains. LoRA
+ * counts the same 6 x parameters: candle's backward computes the gradient of every
+ * matrix product operand, frozen ones included (see the report).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { loadModel, makeTinyModel, measureMachine, randomModel, type LoraOptions, type Model } from '../src/index.js';
+
+const SMOLLM2_135M_SHAPE = {
+  model_type: 'llama',
+  hidden_size: 576,
+  num_hidden_layers: 30,
+  num_attention_heads: 9,
+  num_key_value_heads: 3,
+  intermediate_size: 1536,
+  vocab_size: 49152,
+  max_position_embeddings: 2048,
+  rope_theta: 100000,
+  tie_word_embeddings: true,
+};
+
+const BATCH = 8;
+const LENGTH = 256;
+const LORA: LoraOptions = { rank: 16, alpha: 32 };
+
+interface Run {
+  model: 'tiny-llama' | 'smollm2-135m-shape';
+  lora: boolean;
+  /** Timed steps after one warm-up step. */
+  steps: number;
+  /**
+   * Sequences per forward / backward pass. Without activation checkpointing, the 135M
+   * shape keeps about 1.5 GB of activations per 256-token sequence.
+   */
+  microBatchSize: number;
+  activationCheckpointing: boolean;
+}
+
+const RUNS: Run[] = [
+  { model: 'tiny-llama', lora: false, steps: 5, microBatchSize: BATCH, activationCheckpointing: false },
+  { model: 'tiny-llama', lora: true, steps: 5, microBatchSize: BATCH, activationCheckpointing: false },
+  { model: 'smollm2-135m-shape', lora: false, steps: 1, microBatchSize: BATCH, activationCheckpointing: true },
+  { model: 'smollm2-135m-shape', lora: true, steps: 1, microBatchSize: BATCH, activationCheckpointing: true },
+  { model: 'smollm2-135m-shape', lora: false, steps: 1, microBatchSize: 1, activationCheckpointing: false },
+];
+
+async function load(run: Run): Promise<{ model: Model; cleanup: () => void }> {
+  const lora = run.lora ? LORA : undefined;
+  if (run.model === 'smollm2-135m-shape') return { model: await randomModel(SMOLLM2_135M_SHAPE, { seed: 1, lora }), cleanup: () => {} };
+  const dir = mkdtempSync(join(tmpdir(), 'stateset-bench-'));
+  makeTinyModel({ arch: 'llama', outDir: dir, seed: 1 });
+  return { model: await loadModel(dir, { lora }), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A GRPO-shaped batch: 32 prompt tokens, 224 completion tokens with rollout log-probs. */
+function batch(vocab: number) {
+  const sequences = Array.from({ length: BATCH }, (_, s) => Int32Array.from({ length: LENGTH }, (_, i) => (i * 7919 + s * 104729) % vocab));
+  const masks = sequences.map((seq) => Uint8Array.from(seq, (_, i) => (i >= 32 ? 1 : 0)));
+  const oldLogprobs = sequences.map((seq) => Float32Array.from(seq, (_, i) => (i >= 32 ? -Math.log(vocab) : 0)));
+  return { sequences, masks, oldLogprobs, advantages: Float32Array.from({ length: BATCH }, (_, i) => (i % 2 ? 1 : -1)) };
+}
+
+async function child(run: Run) {
+  const { model, cleanup } = await load(run);
+  try {
+    const params = model.config.numParameters;
+    const data = batch(model.config.vocabSize);
+    const config = { learningRate: 1e-5, microBatchSize: run.microBatchSize, activationCheckpointing: run.activationCheckpointing };
+    await model.trainStep(data, config);
+    const start = performance.now();
+    for (let s = 0; s < run.steps; s++) await model.trainStep(data, config);
+    const seconds = (performance.now() - start) / 1000 / run.steps;
+    const tokens = BATCH * LENGTH;
+    const flops = (6 * params * tokens) / seconds;
+    // Read before the machine probe, whose buffers would raise the high-water mark.
+    const peakRss = process.resourceUsage().maxRSS;
+    const machine = measureMachine();
+    return {
+      model: run.model,
+      mode: run.lora ? `lora r${(LORA as { rank: number }).rank} (attention q/k/v/o)` : 'full fine-tune',
+      parameters: params,
+      batch: `${BATCH} x ${LENGTH}`,
+      micro_batch: run.microBatchSize,
+      activation_checkpointing: run.activationCheckpointing,
+      step_s: round(seconds),
+      tokens_per_s: round(tokens / seconds),
+      gflops: round(flops / 1e9),
+      matmul_peak_gflops: round(machine.matmulGflops),
+      fraction_of_matmul_peak: round(flops / (machine.matmulGflops * 1e9)),
+      peak_rss_mib: Math.round(peakRss / 1024),
+    };
+  } finally {
+    cleanup();
+  }
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+const arg = process.argv[2];
+if (arg) {
+  console.log(JSON.stringify(await child(JSON.parse(arg) as Run)));
+} else {
+  const results = RUNS.map((run) => {
+    const out = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), JSON.stringify(run)], { encoding: 'utf8' });
+    if (out.status !== 0) return { ...run, error: `${out.signal ?? `exit ${out.status}`}: ${out.stderr.trim().split('\n').slice(-3).join(' ')}` };
+    return JSON.parse(out.stdout.trim().split('\n').at(-1)!);
+  });
+  console.log(JSON.stringify({ threads: Number(process.env.RAYON_NUM_THREADS) || null, results }, null, 2));
+}
