@@ -4,6 +4,7 @@
  * out on every machine; the held-out split uses products and order numbers that the
  * training split (and the SFT corpus built from it) never shows.
  */
+import { ConversationEnvironment } from '../env/conversation.js';
 import type { ConversationScenario } from '../env/scenario.js';
 
 export const DEMO_TOPICS = ['order_status', 'refund', 'billing', 'complaint', 'greeting'] as const;
@@ -89,4 +90,9 @@ export function demoScenarios(split: DemoSplit): DemoScenario[] {
     }
   });
   return scenarios;
+}
+
+/** The demo's environment: the shop's system prompt and the scripted customer, two replies per episode. */
+export function demoEnvironment(): ConversationEnvironment {
+  return new ConversationEnvironment({ systemPrompt: DEMO_SYSTEM_PROMPT, maxTurns: 2 });
 }
