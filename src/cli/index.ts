@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { StatesetError } from '../core/errors.js';
 import { registerConvertModel } from './convert-model.js';
+import { registerDemo } from './demo.js';
 import { registerMakeTinyModel } from './make-tiny-model.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -17,6 +18,7 @@ export async function main(argv: string[]): Promise<number> {
     });
   registerMakeTinyModel(program);
   registerConvertModel(program);
+  registerDemo(program);
   try {
     await program.parseAsync(argv);
     return 0;

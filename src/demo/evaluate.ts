@@ -17,12 +17,12 @@ export interface DemoEvaluation {
   conversations: Trajectory<DemoScenario>[];
 }
 
-export interface EvaluateOptions {
+export interface DemoEvaluateOptions {
   seed: number;
   maxNewTokens: number;
 }
 
-export async function evaluateDemo(agent: Agent, scenarios: DemoScenario[], options: EvaluateOptions): Promise<DemoEvaluation> {
+export async function evaluateDemo(agent: Agent, scenarios: DemoScenario[], options: DemoEvaluateOptions): Promise<DemoEvaluation> {
   const batch = await collectRollouts<DemoScenario>(agent, demoEnvironment(), scenarios, {
     rewards: demoReward<DemoScenario>(),
     generation: { temperature: 1, seed: options.seed, maxNewTokens: options.maxNewTokens },
