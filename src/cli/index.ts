@@ -4,6 +4,9 @@ import { StatesetError } from '../core/errors.js';
 import { registerConvertModel } from './convert-model.js';
 import { registerDemo } from './demo.js';
 import { registerMakeTinyModel } from './make-tiny-model.js';
+import { registerTrain } from './train.js';
+import { registerEval } from './eval.js';
+import { registerChat } from './chat.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('stateset-agents')
@@ -18,6 +21,9 @@ export async function main(argv: string[]): Promise<number> {
     });
   registerMakeTinyModel(program);
   registerConvertModel(program);
+  registerTrain(program);
+  registerEval(program);
+  registerChat(program);
   registerDemo(program);
   try {
     await program.parseAsync(argv);

@@ -8,7 +8,7 @@
  *              of a group are normalized together.
  */
 import { groupAdvantages } from '../algorithms/advantages.js';
-import type { Estimator } from '../algorithms/types.js';
+import type { Estimator, Scale } from '../algorithms/types.js';
 import type { Trajectory } from '../core/episode.js';
 import { StatesetError } from '../core/errors.js';
 
@@ -21,14 +21,18 @@ export interface CreditOptions {
   estimator?: Estimator;
   /** Discount between turns for 'turn'. Default 1. */
   gamma?: number;
+  /** How advantages are scaled (see GroupAdvantageOptions.scale). Default: the estimator's own. */
+  scale?: Scale;
+  /** Added to the std before dividing. Default 1e-4. */
+  eps?: number;
 }
 
 /** Per trajectory, an advantage for each of its tokens. */
 export function tokenAdvantages(trajectories: Trajectory[], options: CreditOptions = {}): Float32Array[] {
-  const { creditAssignment = 'episode', estimator = 'grpo', gamma = 1 } = options;
+  const { creditAssignment = 'episode', estimator = 'grpo', gamma = 1, scale, eps } = options;
   if (!(gamma >= 0 && gamma <= 1)) throw new StatesetError('ERR_INVALID_PARAMETER', `gamma must be in [0, 1], got ${gamma}.`);
   if (creditAssignment === 'episode') {
-    const advantages = groupAdvantages({ rewards: trajectories.map((t) => t.reward), groupIds: trajectories.map((t) => t.group), estimator });
+    const advantages = groupAdvantages({ rewards: trajectories.map((t) => t.reward), groupIds: trajectories.map((t) => t.group), estimator, scale, eps });
     return trajectories.map((t, i) => broadcast(t, t.turns.map(() => advantages[i])));
   }
   if (creditAssignment === 'turn') {
@@ -37,6 +41,8 @@ export function tokenAdvantages(trajectories: Trajectory[], options: CreditOptio
       rewards: returns.flat(),
       groupIds: trajectories.flatMap((t, i) => returns[i].map(() => t.group)),
       estimator,
+      scale,
+      eps,
     });
     let offset = 0;
     return trajectories.map((t, i) => {

@@ -3,6 +3,7 @@
  * preset (presets.ts) fills the algorithm's defaults; the user's fields override them.
  */
 import { z } from 'zod';
+import { parseConfig } from '../config/load.js';
 import { ALGORITHMS, PRESETS, type Algorithm } from './presets.js';
 
 const positiveInt = z.number().int().positive();
@@ -112,14 +113,18 @@ export function presetConfig(algorithm: Algorithm): TrainerConfig {
 
 export type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
 
-/** The preset of `overrides.algorithm` (default grpo) with the user's fields laid over it. */
+/**
+ * The preset of `overrides.algorithm` (default grpo) with the user's fields laid over it;
+ * an invalid result throws ERR_INVALID_CONFIG listing every problem with its path.
+ */
 export function resolveConfig(overrides: DeepPartial<TrainerConfig> & { algorithm?: Algorithm }): TrainerConfig {
   const algorithm = overrides.algorithm ?? 'grpo';
   const base = ALGORITHMS.includes(algorithm) ? presetConfig(algorithm) : presetConfig('grpo');
-  return TrainerConfigSchema.parse(deepMerge(base, { ...overrides, algorithm }));
+  return parseConfig(TrainerConfigSchema, deepMerge(base, { ...overrides, algorithm }), 'the trainer config');
 }
 
-function deepMerge(base: unknown, over: unknown): unknown {
+/** `over` laid over `base`: objects merge key by key; anything else (lists included) replaces. */
+export function deepMerge(base: unknown, over: unknown): unknown {
   if (over === undefined) return base;
   if (isPlainObject(base) && isPlainObject(over)) {
     const out: Record<string, unknown> = { ...base };

@@ -1,0 +1,297 @@
+/**
+ * The training loop. One step:
+ *   rollouts (G episodes per scenario) -> rewards -> advantages (group-relative, native core)
+ *   -> `numIterations` trainStep passes over the batch -> metrics -> evaluation every
+ *   `evalEvery` steps -> a checkpoint every `saveEvery` steps and at the end.
+ * SFT steps train on a dataset of conversations, or on the best of each group of rollouts
+ * (rejection sampling) when no dataset is given.
+ *
+ * Resuming reloads the newest complete checkpoint of the run folder; every random choice
+ * derives from (seed, step), so N steps in one run and N/2 + resume + N/2 give the same
+ * weights on CPU. An aborted `signal` ends the run after the current step, with a checkpoint.
+ */
+import { join } from 'node:path';
+import { Agent } from '../agent/agent.js';
+import type { Trajectory } from '../core/episode.js';
+import { StatesetError } from '../core/errors.js';
+import type { Environment } from '../env/environment.js';
+import { learningRate } from '../algorithms/schedule.js';
+import { loadModel, type Model } from '../model/model.js';
+import type { TrainBatch, TrainStepMetrics } from '../model/types.js';
+import { CompositeReward, type WeightedReward } from '../rewards/composite.js';
+import type { RewardFunction } from '../rewards/types.js';
+import { tokenAdvantages } from '../rollout/credit.js';
+import type { Metrics, Sample, Tracker } from '../tracking/tracker.js';
+import { policyBatch, referenceLogprobs } from './batch.js';
+import { CHECKPOINT_PARTS, readTrainerState, writeCheckpoint, type TrainerState } from './checkpoint.js';
+import { CheckpointStore, type CheckpointInfo } from './checkpoint-store.js';
+import { resolveConfig, type DeepPartial, type TrainerConfig } from './config.js';
+import { evaluate, rolloutSummary } from './evaluate.js';
+import type { Algorithm } from './presets.js';
+import { rolloutStep } from './rollout-step.js';
+import { checkFreshRunFolder, latestCheckpoint, truncateLogs, writeRunConfig } from './run-folder.js';
+import { deriveSeed, itemsAt } from './seeds.js';
+import { bestOfGroups, sftBatch, sftExamples, type SftExample } from './sft.js';
+import { meanRecord } from './stats.js';
+import { trainableModel } from './trainable.js';
+import { runTrackers, type TrackingOptions } from './tracking.js';
+
+export interface TrainerCallbacks {
+  /** After each step's metrics are logged. */
+  onStep?(step: number, metrics: Metrics): void | Promise<void>;
+  onEval?(step: number, metrics: Metrics): void | Promise<void>;
+  onCheckpoint?(checkpoint: CheckpointInfo): void | Promise<void>;
+}
+
+export interface TrainOptions<Scenario> {
+  agent: Agent;
+  /** Where rollouts happen (every algorithm but SFT from a dataset). */
+  environment?: Environment<Scenario, any>;
+  rewards?: CompositeReward<Scenario> | Array<RewardFunction<Scenario> | WeightedReward<Scenario>>;
+  /** The training scenarios, read epoch by epoch in a seeded order. */
+  scenarios?: Scenario[];
+  /** Held-out scenarios, evaluated every `evalEvery` steps. */
+  evalScenarios?: Scenario[];
+  /** SFT: conversations ({ messages }) whose assistant messages are the targets. */
+  dataset?: unknown[];
+  /** Default: config.algorithm, else 'grpo'. */
+  algorithm?: Algorithm;
+  /** Any trainer field; the algorithm's preset fills the rest. */
+  config?: DeepPartial<TrainerConfig>;
+  tracking?: TrackingOptions;
+  callbacks?: TrainerCallbacks;
+  /** The run folder. */
+  out: string;
+  /** Continue the run in `out` from its newest complete checkpoint, up to config.steps. */
+  resume?: boolean;
+  /** When aborted, the run stops after the current step and writes a checkpoint. */
+  signal?: AbortSignal;
+  /** Written into config.json beside the trainer config (e.g. the CLI's model and rewards). */
+  describe?: Record<string, unknown>;
+}
+
+export interface TrainResult {
+  /** The trained agent (a new one when the run was resumed from a checkpoint). */
+  agent: Agent;
+  /** Optimizer steps done, over all runs of this folder. */
+  step: number;
+  /** True when `signal` stopped the run before config.steps. */
+  stopped: boolean;
+  config: TrainerConfig;
+  lastMetrics?: Metrics;
+  checkpoint?: CheckpointInfo;
+}
+
+/** Trains an agent; see TrainOptions. */
+export async function train<Scenario>(options: TrainOptions<Scenario>): Promise<TrainResult> {
+  return new Trainer(options).run();
+}
+
+export class Trainer<Scenario> {
+  readonly config: TrainerConfig;
+  private readonly rewards: CompositeReward<Scenario> | undefined;
+  private readonly store: CheckpointStore;
+  private sftData: SftExample[] | undefined;
+
+  constructor(private readonly options: TrainOptions<Scenario>) {
+    if (!(options.agent instanceof Agent)) throw new StatesetError('ERR_INVALID_ARGUMENT', 'train needs an agent: await Agent.create({ model: path }).');
+    if (typeof options.out !== 'string' || options.out === '') throw new StatesetError('ERR_INVALID_ARGUMENT', 'train needs `out`, the run folder to write into.');
+    this.config = resolveConfig({ ...options.config, algorithm: options.algorithm ?? options.config?.algorithm });
+    this.rewards = Array.isArray(options.rewards) ? new CompositeReward(options.rewards) : options.rewards;
+    this.store = new CheckpointStore(options.out, { keepLast: this.config.keepLast });
+    this.checkInputs();
+  }
+
+  private get usesDataset(): boolean {
+    return this.config.algorithm === 'sft' && this.options.dataset !== undefined;
+  }
+
+  private checkInputs(): void {
+    const { environment, scenarios, evalScenarios } = this.options;
+    const c = this.config;
+    if (!this.usesDataset) {
+      if (!environment) throw new StatesetError('ERR_INVALID_ARGUMENT', `${c.algorithm} needs an environment to roll out in${c.algorithm === 'sft' ? ' (or a dataset of conversations)' : ''}.`);
+      if (!Array.isArray(scenarios) || scenarios.length === 0) throw new StatesetError('ERR_INVALID_ARGUMENT', `${c.algorithm} needs a non-empty list of scenarios.`);
+    }
+    if (evalScenarios !== undefined && (!Array.isArray(evalScenarios) || evalScenarios.length === 0 || !environment)) {
+      throw new StatesetError('ERR_INVALID_ARGUMENT', 'evalScenarios must be a non-empty list, and evaluation needs an environment.');
+    }
+    if (c.overlong.enabled && c.overlong.cacheLength > c.generation.maxNewTokens) {
+      throw new StatesetError('ERR_INVALID_CONFIG', `overlong.cacheLength (${c.overlong.cacheLength}) must not exceed generation.maxNewTokens (${c.generation.maxNewTokens}).`);
+    }
+    if (c.loss.loss === 'sft' && c.loss.beta > 0) throw new StatesetError('ERR_INVALID_CONFIG', 'loss.beta must be 0 for SFT: the KL term needs rollout log-probs.');
+  }
+
+  async run(): Promise<TrainResult> {
+    const { options, config } = this;
+    const resumed = options.resume ? latestCheckpoint(options.out, this.store) : undefined;
+    if (!resumed) checkFreshRunFolder(options.out);
+    const state: TrainerState = resumed ? readTrainerState(resumed.dir) : { step: 0, dataPosition: 0, seed: config.seed, skippedSteps: 0 };
+    if (resumed && state.seed !== config.seed) {
+      throw new StatesetError('ERR_INVALID_CONFIG', `the run in ${options.out} was trained with seed ${state.seed}, not ${config.seed}: resume it with the same seed.`);
+    }
+    const agent = resumed ? await restoreAgent(options.agent, resumed.dir) : options.agent;
+    const model = trainableModel(agent);
+    if (resumed) truncateLogs(options.out, state.step);
+    writeRunConfig(options.out, { ...options.describe, trainer: config });
+    if (this.usesDataset) this.sftData = sftExamples(agent, options.dataset!);
+    const reference = config.loss.beta > 0 ? await loadModel(options.agent.config.model) : undefined;
+    const tracker = runTrackers(options.out, config.steps, options.tracking ?? {}, { ...options.describe, trainer: config });
+
+    let lastMetrics: Metrics | undefined;
+    let checkpoint = resumed;
+    try {
+      while (state.step < config.steps && !options.signal?.aborted) {
+        lastMetrics = await this.step(agent, model, reference, state, tracker);
+        if (this.due(config.evalEvery, state.step)) await this.evaluate(agent, state.step, tracker);
+        if (this.due(config.saveEvery, state.step) && state.step < config.steps) checkpoint = await this.save(model, agent, state);
+      }
+      if (checkpoint?.step !== state.step) checkpoint = await this.save(model, agent, state);
+    } finally {
+      await tracker.close();
+    }
+    return { agent, step: state.step, stopped: state.step < config.steps, config, lastMetrics, checkpoint };
+  }
+
+  private due(every: number, step: number): boolean {
+    return every > 0 && step % every === 0;
+  }
+
+  /** One optimizer step (numIterations passes over one batch); advances `state`. */
+  private async step(agent: Agent, model: Model, reference: Model | undefined, state: TrainerState, tracker: Tracker): Promise<Metrics> {
+    const started = performance.now();
+    const failuresBefore = this.rewardFailures();
+    const prepared = await this.prepare(agent, reference, state);
+    const passes: TrainStepMetrics[] = [];
+    if (prepared.batch.sequences.length > 0) {
+      for (let pass = 0; pass < this.config.numIterations; pass++) {
+        passes.push(await model.trainStep(prepared.batch, this.stepConfig(state.step * this.config.numIterations + pass)));
+      }
+    }
+    state.step++;
+    state.dataPosition = prepared.dataPosition;
+    const trained = meanRecord(passes.map((p) => ({ ...p }) as unknown as Record<string, number>));
+    state.skippedSteps += passes.filter((p) => p.skipped).length;
+    const seconds = (performance.now() - started) / 1000;
+    const tokens = prepared.batch.sequences.reduce((n, s) => n + s.length, 0) * passes.length;
+    const metrics: Metrics = {
+      ...prepared.metrics,
+      loss: trained.loss ?? NaN,
+      grad_norm: trained.grad_norm ?? NaN,
+      clip_frac: trained.clip_frac ?? NaN,
+      entropy: trained.entropy ?? NaN,
+      ...(this.config.loss.beta > 0 ? { kl: trained.kl ?? NaN } : {}),
+      lr: trained.lr ?? NaN,
+      skipped_steps: state.skippedSteps,
+      reward_failures: this.rewardFailures() - failuresBefore,
+      step_time_s: seconds,
+      tokens_per_s: tokens / seconds,
+    };
+    await tracker.logMetrics(state.step, metrics);
+    if (prepared.samples.length) await tracker.logSamples?.(state.step, prepared.samples);
+    await this.options.callbacks?.onStep?.(state.step, metrics);
+    return metrics;
+  }
+
+  /** The step's batch and its rollout metrics. */
+  private async prepare(agent: Agent, reference: Model | undefined, state: TrainerState) {
+    const { config } = this;
+    if (this.sftData) {
+      const picked = itemsAt(this.sftData.length, state.dataPosition, config.batchSize, config.seed).map((i) => this.sftData![i]);
+      const batch = sftBatch(picked);
+      return { batch, dataPosition: state.dataPosition + config.batchSize, metrics: { target_tokens_mean: batch.masks.reduce((n, m) => n + m.reduce((a, b) => a + b, 0), 0) / batch.masks.length }, samples: [] as Sample[] };
+    }
+    const rollout = await rolloutStep({
+      agent,
+      environment: this.options.environment!,
+      scenarios: this.options.scenarios!,
+      rewards: this.rewards,
+      config,
+      step: state.step,
+      dataPosition: state.dataPosition,
+    });
+    const { trajectories } = rollout;
+    const metrics: Metrics = {
+      ...rolloutSummary(trajectories),
+      frac_zero_std_groups: rollout.groupsSampled ? rollout.zeroStdGroups / rollout.groupsSampled : 0,
+      groups_trained: config.algorithm === 'sft' ? trajectories.length / config.groupSize : new Set(trajectories.map((t) => t.group)).size,
+      ...(config.dynamicSampling.enabled ? { sampling_rounds: rollout.rounds } : {}),
+    };
+    const samples = trajectories.slice(0, config.samplesPerStep).map(toSample);
+    if (config.algorithm === 'sft') {
+      const best = bestOfGroups(trajectories, config.groupSize);
+      return { batch: sftBatch(best.map((t) => ({ sequence: t.tokens, mask: t.mask }))), dataPosition: rollout.dataPosition, metrics, samples };
+    }
+    const advantages = tokenAdvantages(trajectories, {
+      creditAssignment: config.creditAssignment,
+      estimator: config.advantage.estimator,
+      scale: config.advantage.scale,
+      eps: config.advantage.eps,
+    });
+    const ref = reference
+      ? await referenceLogprobs(reference, trajectories.map((t) => t.tokens), trajectories.map((t) => t.mask), config.generation.temperature)
+      : undefined;
+    return { batch: policyBatch(trajectories, advantages, ref), dataPosition: rollout.dataPosition, metrics, samples };
+  }
+
+  private stepConfig(optimizerStep: number) {
+    const c = this.config;
+    const schedule = { kind: c.lrSchedule, lr: c.learningRate, warmupSteps: c.warmupSteps, totalSteps: c.steps * c.numIterations };
+    return {
+      ...c.loss,
+      learningRate: learningRate(schedule, optimizerStep),
+      microBatchSize: c.microBatchSize,
+      maxGradNorm: c.maxGradNorm,
+      // generate's log-probs at temperature 0 are those at temperature 1.
+      temperature: c.generation.temperature > 0 ? c.generation.temperature : 1,
+      weightDecay: c.weightDecay,
+      adamBetas: c.adamBetas,
+      adamEps: c.adamEps,
+    };
+  }
+
+  private async evaluate(agent: Agent, step: number, tracker: Tracker): Promise<void> {
+    const { environment, evalScenarios } = this.options;
+    if (!evalScenarios || !environment) return;
+    const { metrics } = await evaluate({
+      agent,
+      environment,
+      scenarios: evalScenarios,
+      rewards: this.rewards,
+      generation: { ...this.config.generation, seed: deriveSeed(this.config.seed, step, 'eval') },
+      concurrency: this.config.rolloutConcurrency,
+    });
+    await tracker.logEval?.(step, metrics);
+    await this.options.callbacks?.onEval?.(step, metrics);
+  }
+
+  private async save(model: Model, agent: Agent, state: TrainerState): Promise<CheckpointInfo> {
+    const info = await this.store.save(state.step, (dir) => writeCheckpoint(dir, model, { ...state }, agent.config.lora !== undefined));
+    await this.options.callbacks?.onCheckpoint?.(info);
+    return info;
+  }
+
+  private rewardFailures(): number {
+    const stats = this.rewards?.stats() ?? {};
+    return Object.values(stats).reduce((n, s) => n + s.failures.error + s.failures.nan + s.failures.timeout, 0);
+  }
+}
+
+/** The agent with the checkpoint's weights (or adapter) and optimizer state. */
+async function restoreAgent(agent: Agent, checkpointDir: string): Promise<Agent> {
+  const lora = agent.config.lora !== undefined;
+  const restored = await Agent.create({ ...agent.config, model: lora ? agent.config.model : join(checkpointDir, CHECKPOINT_PARTS.model) });
+  await trainableModel(restored).loadTrainingState(join(checkpointDir, CHECKPOINT_PARTS.trainingState));
+  return restored;
+}
+
+function toSample(t: Trajectory): Sample {
+  const firstReply = t.messages.findIndex((m) => m.role === 'assistant');
+  const opening = firstReply < 0 ? t.messages : t.messages.slice(0, firstReply);
+  return {
+    prompt: opening.filter((m) => m.role === 'user').map((m) => m.content).join('\n'),
+    completion: t.turns.map((turn) => turn.assistant.content).join('\n'),
+    reward: t.reward,
+    extra: { group: t.group, member: t.member, messages: t.messages, rewardScores: t.rewardScores, doneReason: t.doneReason },
+  };
+}
