@@ -7,7 +7,7 @@
 import type { Agent } from '../agent/agent.js';
 import type { Trajectory } from '../core/episode.js';
 import type { Model } from '../model/model.js';
-import { collectRollouts } from '../rollout/collect.js';
+import { evaluate } from '../train/evaluate.js';
 import { demoReward, replyMetrics, type ReplyMetrics } from './metrics.js';
 import { demoEnvironment, type DemoScenario } from './scenarios.js';
 
@@ -23,11 +23,14 @@ export interface DemoEvaluateOptions {
 }
 
 export async function evaluateDemo(agent: Agent, scenarios: DemoScenario[], options: DemoEvaluateOptions): Promise<DemoEvaluation> {
-  const batch = await collectRollouts<DemoScenario>(agent, demoEnvironment(), scenarios, {
+  const { trajectories } = await evaluate<DemoScenario>({
+    agent,
+    environment: demoEnvironment(),
+    scenarios,
     rewards: demoReward<DemoScenario>(),
     generation: { temperature: 1, seed: options.seed, maxNewTokens: options.maxNewTokens },
   });
-  return { metrics: await replyMetrics(batch.trajectories), conversations: batch.trajectories };
+  return { metrics: await replyMetrics(trajectories), conversations: trajectories };
 }
 
 /**
