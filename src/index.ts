@@ -35,6 +35,7 @@ export type {
   ScoreResult,
 } from './model/types.js';
 export { measureMachine, type MachineCeilings } from './model/machine.js';
+export type { TrainBatch, TrainStepConfig, TrainStepMetrics } from './model/train.js';
 export { type Message, type Role, type ToolCall, messageSchema, system, user, assistant } from './core/messages.js';
 export type { Episode, Trajectory, Turn, ToolCallRecord } from './core/episode.js';
 export { Agent, STREAM_CHUNK_TOKENS, type AgentReply, type RespondOptions } from './agent/agent.js';

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { StatesetError, type ErrorCode } from './core/errors.js';
 import type { LossNormalizer, PolicyLossResult, ResolvedLossConfig } from './algorithms/loss-options.js';
 import type { GenerationDefaults, ModelInfo } from './io/types.js';
+import type { TrainStepMetrics } from './model/train.js';
 
 /** The addon's model configuration (crates/node/src/model.rs). */
 export interface NativeModelConfig {
@@ -62,6 +63,28 @@ export interface NativeModel {
   ): Promise<Array<{ tokens: Int32Array; logprobs: Float32Array; finishReason: string }>>;
   score(sequences: Int32Array[], options: NativeScoreOptions): Promise<Array<{ logprobs: Float32Array; entropy?: Float32Array }>>;
   save(dir: string): Promise<void>;
+  trainStep(batch: NativeTrainBatch, config: NativeTrainConfig): Promise<TrainStepMetrics>;
+}
+
+export interface NativeTrainBatch {
+  sequences: Int32Array[];
+  masks: Uint8Array[];
+  oldLogprobs?: Float32Array[];
+  advantagesPerSequence?: Float32Array;
+  advantagesPerToken?: Float32Array[];
+  refLogprobs?: Float32Array[];
+}
+
+export interface NativeTrainConfig {
+  loss: ResolvedLossConfig;
+  learningRate: number;
+  microBatchSize: number;
+  maxGradNorm: number;
+  temperature: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
 }
 
 /** The functions the addon exports (crates/node/src). */

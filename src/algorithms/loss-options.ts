@@ -137,8 +137,6 @@ export function policyLossArgs(options: PolicyLossOptions): PolicyLossArgs {
     fail('ERR_INVALID_ARGUMENT', 'computePolicyLoss takes an options object { logprobs, oldLogprobs, advantages, mask, offsets, config }');
   }
   const config = options.config ?? {};
-  const loss = oneOf('loss', config.loss ?? 'token_clip', LOSSES);
-  const defaults = lossDefaults(loss);
   return {
     logprobs: toFloat32('logprobs', options.logprobs),
     oldLogprobs: optional(options.oldLogprobs, (v) => toFloat32('oldLogprobs', v)),
@@ -146,18 +144,25 @@ export function policyLossArgs(options: PolicyLossOptions): PolicyLossArgs {
     advantages: optional(options.advantages, (v) => toFloat32('advantages', v)),
     mask: toMask('mask', options.mask),
     offsets: optional(options.offsets, (v) => toInt32('offsets', v)),
-    config: {
-      loss,
-      epsLow: number('epsLow', config.epsLow ?? defaults.epsLow),
-      epsHigh: number('epsHigh', config.epsHigh ?? defaults.epsHigh),
-      dualClip: optional(config.dualClip, (v) => number('dualClip', v)),
-      aggregation: oneOf('aggregation', config.aggregation ?? defaults.aggregation, AGGREGATIONS),
-      maxCompletionLength: optional(config.maxCompletionLength, (v) => count('maxCompletionLength', v)),
-      beta: number('beta', config.beta ?? defaults.beta),
-      klEstimator: oneOf('klEstimator', config.klEstimator ?? defaults.klEstimator, ESTIMATORS),
-    },
+    config: resolveLossConfig(config),
     normalizer: optional(options.normalizer, normalizer),
     returnGrad: config.returnGrad ?? false,
+  };
+}
+
+/** A loss configuration with its defaults applied and every field checked. */
+export function resolveLossConfig(config: PolicyLossConfig): ResolvedLossConfig {
+  const loss = oneOf('loss', config.loss ?? 'token_clip', LOSSES);
+  const defaults = lossDefaults(loss);
+  return {
+    loss,
+    epsLow: number('epsLow', config.epsLow ?? defaults.epsLow),
+    epsHigh: number('epsHigh', config.epsHigh ?? defaults.epsHigh),
+    dualClip: optional(config.dualClip, (v) => number('dualClip', v)),
+    aggregation: oneOf('aggregation', config.aggregation ?? defaults.aggregation, AGGREGATIONS),
+    maxCompletionLength: optional(config.maxCompletionLength, (v) => count('maxCompletionLength', v)),
+    beta: number('beta', config.beta ?? defaults.beta),
+    klEstimator: oneOf('klEstimator', config.klEstimator ?? defaults.klEstimator, ESTIMATORS),
   };
 }
 

@@ -7,6 +7,7 @@
 import { fail } from '../core/errors.js';
 import { callNative, callNativeAsync, native, type NativeModel, type NativeModelConfig } from '../native.js';
 import { generateOptions, scoreOptions, tokenArrays } from './options.js';
+import { nativeTrainBatch, nativeTrainConfig, type TrainBatch, type TrainStepConfig, type TrainStepMetrics } from './train.js';
 import type { Completion, GenerateOptions, LoadModelOptions, ModelConfig, ScoreOptions, ScoreResult } from './types.js';
 
 export class Model {
@@ -47,6 +48,15 @@ export class Model {
     const arrays = tokenArrays('sequences', sequences);
     const out = await callNativeAsync(() => this.#native.score(arrays, scoreOptions(options)));
     return out.map((s) => (s.entropy ? { logprobs: s.logprobs, entropy: s.entropy } : { logprobs: s.logprobs }));
+  }
+
+  /**
+   * One optimizer step over `batch` (micro-batched forward and backward, global-norm
+   * clipping, AdamW). Generation and scoring use the updated weights at once.
+   */
+  async trainStep(batch: TrainBatch, config: TrainStepConfig): Promise<TrainStepMetrics> {
+    const args = [nativeTrainBatch(batch), nativeTrainConfig(config)] as const;
+    return callNativeAsync(() => this.#native.trainStep(...args));
   }
 
   /** Writes the model (current weights) as a HuggingFace folder. */

@@ -10,3 +10,13 @@ export function throwsCode(fn: () => unknown, code: string, mentions: RegExp): v
     return true;
   });
 }
+
+/** Asserts that the promise `fn` returns rejects with a StatesetError with `code` whose message matches `mentions`. */
+export async function rejectsCode(fn: () => Promise<unknown>, code: string, mentions: RegExp): Promise<void> {
+  await assert.rejects(fn, (err: unknown) => {
+    assert.ok(err instanceof StatesetError, `expected a StatesetError, got ${err}`);
+    assert.equal(err.code, code);
+    assert.match(err.message, mentions);
+    return true;
+  });
+}

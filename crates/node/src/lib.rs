@@ -10,3 +10,4 @@ mod loss;
 mod model;
 mod optim;
 mod perf;
+mod train;

@@ -58,7 +58,7 @@ pub struct PolicyLossResult {
 }
 
 impl PolicyLossConfig {
-    fn to_core(&self) -> rl_core::error::Result<core::LossConfig> {
+    pub(crate) fn to_core(&self) -> rl_core::error::Result<core::LossConfig> {
         Ok(core::LossConfig {
             kind: core::LossKind::parse(&self.loss)?,
             eps_low: self.eps_low,

@@ -16,13 +16,13 @@ use rl_core::model::Architecture;
 use crate::errors::{guarded, to_napi};
 
 pub struct Shared {
-    engine: Engine,
+    pub(crate) engine: Engine,
     pool: Option<rayon::ThreadPool>,
 }
 
 impl Shared {
     /// Runs `work` on the model's pool, turning core errors and panics into JS errors.
-    fn run<T: Send>(&self, work: impl FnOnce(&Engine) -> rl_core::error::Result<T> + Send) -> napi::Result<T> {
+    pub(crate) fn run<T: Send>(&self, work: impl FnOnce(&Engine) -> rl_core::error::Result<T> + Send) -> napi::Result<T> {
         let engine = &self.engine;
         match &self.pool {
             Some(pool) => pool.install(|| guarded(|| work(engine))),
@@ -33,7 +33,7 @@ impl Shared {
 
 #[napi]
 pub struct Model {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 /// Where a model comes from.

@@ -10,6 +10,7 @@ use crate::io::{load_model, save_model, LoadedModel};
 use crate::model::tokens::checked_token_ids;
 use crate::model::{Decoder, Params, Weights};
 use crate::score::{score, ScoreOptions, Scored};
+use crate::train::TrainingState;
 
 pub struct Engine {
     /// Configuration, tokenizer and metadata; its `weights` are empty (they live in `params`).
@@ -17,6 +18,8 @@ pub struct Engine {
     params: Params,
     /// Shares the parameters' storage and builds no graph.
     decoder: Decoder,
+    /// The optimizer, once training has started.
+    pub(crate) training: TrainingState,
 }
 
 impl Engine {
@@ -24,7 +27,7 @@ impl Engine {
         let params = Params::new(&model.weights)?;
         model.weights = Weights::new();
         let decoder = Decoder::new(&model.config, &params.detached())?;
-        Ok(Engine { model, params, decoder })
+        Ok(Engine { model, params, decoder, training: TrainingState::default() })
     }
 
     /// Loads a HuggingFace folder or a GGUF file.

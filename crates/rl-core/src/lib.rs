@@ -6,6 +6,7 @@
 //! `optim`: AdamW, learning-rate schedules, gradient clipping.
 //! `model`: decoder language models (configuration, weights, forward passes).
 //! `generate`: batched sampling with a KV cache; `score`: per-token log-probs of given sequences.
+//! `train`: the training step (micro-batched forward and backward, AdamW); `lora`: adapters.
 //! `io`: loading and saving models (HuggingFace folders, GGUF files); `tokenizer`: text <-> ids.
 
 pub mod advantages;
@@ -21,5 +22,6 @@ pub mod perf;
 pub mod score;
 pub mod tiny;
 pub mod tokenizer;
+pub mod train;
 
 pub use error::{CoreError, ErrorCode};

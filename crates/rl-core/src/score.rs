@@ -4,11 +4,10 @@
 //! out of every real token's view), and the output projection runs over chunks of
 //! positions, so the [batch, length, vocab] logits never exist at once.
 
-use candle_core::{Device, Tensor};
+use candle_core::{Device, Tensor, WithDType};
 use rayon::prelude::*;
 
 use crate::error::{check_range, CoreError, ErrorCode, Result};
-use crate::generate::sampling::log_sum_exp;
 use crate::model::Decoder;
 
 /// Tokens (rows x padded length) one forward pass processes at most.
@@ -74,6 +73,7 @@ fn score_batch(decoder: &Decoder, sequences: &[Vec<u32>], batch: &[usize], width
             .par_iter()
             .zip(chunk)
             .map(|(row, &(_, token, _))| token_statistics(row, token, options.temperature, options.entropy))
+            .map(|s| (s.logprob as f32, s.entropy as f32))
             .collect();
         for (&(_, _, b), (logprob, entropy)) in chunk.iter().zip(values) {
             scored[b].logprobs.push(logprob);
@@ -85,17 +85,28 @@ fn score_batch(decoder: &Decoder, sequences: &[Vec<u32>], batch: &[usize], width
     Ok(scored)
 }
 
-/// The log-probability of `token` and (when asked) the entropy of softmax(logits / T).
-fn token_statistics(logits: &[f32], token: u32, temperature: f64, entropy: bool) -> (f32, f32) {
+/// What softmax(logits / T) says about one target token.
+pub(crate) struct TokenStatistics {
+    /// log of the softmax normalizer, log sum_i exp(z_i) with z = logits / T.
+    pub log_normalizer: f64,
+    pub logprob: f64,
+    /// Entropy of the distribution; 0 when not asked for.
+    pub entropy: f64,
+}
+
+/// The log-probability of `token` and (when asked) the entropy of softmax(logits / T), in
+/// f64 whatever the logits' type (f32 here; f64 in the trainer's gradient checks).
+pub(crate) fn token_statistics<T: WithDType>(logits: &[T], token: u32, temperature: f64, entropy: bool) -> TokenStatistics {
     let inv = 1.0 / temperature;
-    let lse = log_sum_exp(logits, inv);
-    let logprob = (logits[token as usize] as f64 * inv - lse) as f32;
+    let max = logits.iter().fold(f64::NEG_INFINITY, |m, &x| m.max(x.to_f64())) * inv;
+    let lse = max + logits.iter().map(|&x| (x.to_f64() * inv - max).exp()).sum::<f64>().ln();
+    let logprob = logits[token as usize].to_f64() * inv - lse;
     if !entropy {
-        return (logprob, 0.0);
+        return TokenStatistics { log_normalizer: lse, logprob, entropy: 0.0 };
     }
     // H = lse - sum_i p_i z_i, with z = logits / T and p = softmax(z).
-    let expected: f64 = logits.iter().map(|&x| x as f64 * inv).map(|z| (z - lse).exp() * z).sum();
-    (logprob, (lse - expected) as f32)
+    let expected: f64 = logits.iter().map(|&x| x.to_f64() * inv).map(|z| (z - lse).exp() * z).sum();
+    TokenStatistics { log_normalizer: lse, logprob, entropy: lse - expected }
 }
 
 #[cfg(test)]

@@ -101,11 +101,15 @@ impl Decoder {
 
     /// The output projection: [rows, hidden] (or [..., hidden]) -> logits [rows, vocab].
     pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
-        let w = match self {
+        linear(hidden, self.lm_head(), None)
+    }
+
+    /// The output projection's weight [vocab, hidden] (the token embedding when tied).
+    pub fn lm_head(&self) -> &Tensor {
+        match self {
             Decoder::Gpt2(m) => &m.lm_head,
             Decoder::Llama(m) => &m.lm_head,
-        };
-        linear(hidden, w, None)
+        }
     }
 }
 

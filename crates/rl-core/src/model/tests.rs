@@ -24,7 +24,7 @@ pub(crate) fn tiny_llama() -> ModelConfig {
 
 /// Random weights with the biases and norm scales perturbed too, so that a gradient
 /// that ignored them could not pass by accident.
-fn weights(c: &ModelConfig, dtype: DType) -> Weights {
+pub(crate) fn weights(c: &ModelConfig, dtype: DType) -> Weights {
     let mut rng = SplitMix64(11);
     random_weights(c, 3)
         .unwrap()

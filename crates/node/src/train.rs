@@ -1,0 +1,162 @@
+//! Bindings of `Engine::train_step` as `Model.trainStep`: the batch's typed arrays are
+//! copied on the JavaScript thread, the step runs as an async task on the model's pool.
+//! Metric names stay snake_case, as they appear in training logs.
+
+use std::sync::Arc;
+
+use napi::bindgen_prelude::{AsyncTask, Float32Array, Int32Array, Uint8Array};
+use napi::{Env, Task};
+use napi_derive::napi;
+use rl_core::optim::AdamWConfig;
+use rl_core::train::{BatchAdvantages, TrainBatch, TrainConfig, TrainMetrics};
+
+use crate::errors::to_napi;
+use crate::loss::PolicyLossConfig;
+use crate::model::{Model, Shared};
+
+/// `src/model/train.ts` splits `advantages` by kind.
+#[napi(object)]
+pub struct NativeTrainBatch {
+    pub sequences: Vec<Int32Array>,
+    pub masks: Vec<Uint8Array>,
+    pub old_logprobs: Option<Vec<Float32Array>>,
+    pub advantages_per_sequence: Option<Float32Array>,
+    pub advantages_per_token: Option<Vec<Float32Array>>,
+    pub ref_logprobs: Option<Vec<Float32Array>>,
+}
+
+/// Every field filled: `src/model/train.ts` applies the defaults.
+#[napi(object)]
+pub struct NativeTrainConfig {
+    pub loss: PolicyLossConfig,
+    pub learning_rate: f64,
+    pub micro_batch_size: u32,
+    pub max_grad_norm: f64,
+    pub temperature: f64,
+    pub weight_decay: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+}
+
+#[napi(object)]
+pub struct NativeTrainMetrics {
+    pub loss: f64,
+    #[napi(js_name = "policy_loss")]
+    pub policy_loss: f64,
+    pub kl: f64,
+    pub entropy: f64,
+    #[napi(js_name = "grad_norm")]
+    pub grad_norm: f64,
+    #[napi(js_name = "clip_frac")]
+    pub clip_frac: f64,
+    #[napi(js_name = "clip_frac_low")]
+    pub clip_frac_low: f64,
+    #[napi(js_name = "clip_frac_high")]
+    pub clip_frac_high: f64,
+    #[napi(js_name = "dual_clip_frac")]
+    pub dual_clip_frac: f64,
+    #[napi(js_name = "ratio_mean")]
+    pub ratio_mean: f64,
+    #[napi(js_name = "ratio_min")]
+    pub ratio_min: f64,
+    #[napi(js_name = "ratio_max")]
+    pub ratio_max: f64,
+    pub tokens: u32,
+    pub lr: f64,
+    pub skipped: bool,
+    #[napi(js_name = "skipped_steps")]
+    pub skipped_steps: f64,
+    pub step: f64,
+}
+
+fn copy<T: Copy>(arrays: &[impl std::ops::Deref<Target = [T]>]) -> Vec<Vec<T>> {
+    arrays.iter().map(|a| a.to_vec()).collect()
+}
+
+impl NativeTrainBatch {
+    fn to_core(&self) -> TrainBatch {
+        let advantages = match (&self.advantages_per_sequence, &self.advantages_per_token) {
+            (Some(a), _) => Some(BatchAdvantages::PerSequence(a.to_vec())),
+            (None, Some(a)) => Some(BatchAdvantages::PerToken(copy(a))),
+            (None, None) => None,
+        };
+        TrainBatch {
+            sequences: copy(&self.sequences),
+            masks: copy(&self.masks),
+            old_logprobs: self.old_logprobs.as_deref().map(copy),
+            advantages,
+            ref_logprobs: self.ref_logprobs.as_deref().map(copy),
+        }
+    }
+}
+
+impl NativeTrainConfig {
+    fn to_core(&self) -> rl_core::error::Result<TrainConfig> {
+        Ok(TrainConfig {
+            loss: self.loss.to_core()?,
+            learning_rate: self.learning_rate,
+            micro_batch_size: self.micro_batch_size as usize,
+            temperature: self.temperature,
+            optimizer: AdamWConfig {
+                beta1: self.beta1,
+                beta2: self.beta2,
+                eps: self.eps,
+                weight_decay: self.weight_decay,
+                max_grad_norm: Some(self.max_grad_norm),
+                ..AdamWConfig::default()
+            },
+        })
+    }
+}
+
+fn to_js(m: TrainMetrics) -> NativeTrainMetrics {
+    NativeTrainMetrics {
+        loss: m.loss,
+        policy_loss: m.policy_loss,
+        kl: m.kl,
+        entropy: m.entropy,
+        grad_norm: m.grad_norm,
+        clip_frac: m.clip_frac,
+        clip_frac_low: m.clip_frac_low,
+        clip_frac_high: m.clip_frac_high,
+        dual_clip_frac: m.dual_clip_frac,
+        ratio_mean: m.ratio_mean,
+        ratio_min: m.ratio_min,
+        ratio_max: m.ratio_max,
+        tokens: m.tokens as u32,
+        lr: m.lr,
+        skipped: m.skipped,
+        skipped_steps: m.skipped_steps as f64,
+        step: m.steps as f64,
+    }
+}
+
+pub struct TrainStepTask {
+    shared: Arc<Shared>,
+    batch: TrainBatch,
+    config: TrainConfig,
+}
+
+impl Task for TrainStepTask {
+    type Output = TrainMetrics;
+    type JsValue = NativeTrainMetrics;
+
+    fn compute(&mut self) -> napi::Result<TrainMetrics> {
+        self.shared.run(|engine| engine.train_step(&self.batch, &self.config))
+    }
+
+    fn resolve(&mut self, _env: Env, metrics: TrainMetrics) -> napi::Result<NativeTrainMetrics> {
+        Ok(to_js(metrics))
+    }
+}
+
+#[napi]
+impl Model {
+    /// One optimizer step over `batch`; the weights generation and scoring use change with it.
+    #[napi(catch_unwind, ts_return_type = "Promise<NativeTrainMetrics>")]
+    pub fn train_step(&self, batch: NativeTrainBatch, config: NativeTrainConfig) -> napi::Result<AsyncTask<TrainStepTask>> {
+        let config = config.to_core().map_err(to_napi)?;
+        Ok(AsyncTask::new(TrainStepTask { shared: self.shared.clone(), batch: batch.to_core(), config }))
+    }
+}

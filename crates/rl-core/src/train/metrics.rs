@@ -1,0 +1,99 @@
+//! What a training step reports, summed over its micro-batches. The loss terms already
+//! carry the whole batch's normalizers, so they add up; fractions and means are weighted
+//! by each micro-batch's loss tokens.
+
+use crate::loss::LossOutput;
+use crate::optim::StepReport;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainMetrics {
+    /// policy_loss + beta * kl.
+    pub loss: f64,
+    pub policy_loss: f64,
+    pub kl: f64,
+    /// Mean entropy of the policy over loss tokens.
+    pub entropy: f64,
+    /// Global gradient norm before clipping (NaN or infinite on a skipped step).
+    pub grad_norm: f64,
+    pub clip_frac: f64,
+    pub clip_frac_low: f64,
+    pub clip_frac_high: f64,
+    pub dual_clip_frac: f64,
+    pub ratio_mean: f64,
+    pub ratio_min: f64,
+    pub ratio_max: f64,
+    /// Loss tokens in the batch.
+    pub tokens: usize,
+    pub lr: f64,
+    /// Whether this step was skipped (non-finite loss or gradient): the weights are unchanged.
+    pub skipped: bool,
+    /// Steps skipped so far, this one included.
+    pub skipped_steps: u64,
+    /// Optimizer updates applied so far.
+    pub steps: u64,
+}
+
+/// Running sums over micro-batches.
+pub(crate) struct Summary {
+    loss: f64,
+    policy_loss: f64,
+    kl: f64,
+    entropy_sum: f64,
+    tokens: usize,
+    /// Sums of clip_frac, clip_frac_low, clip_frac_high, dual_clip_frac and ratio_mean
+    /// times tokens.
+    weighted: [f64; 5],
+    ratio_min: f64,
+    ratio_max: f64,
+}
+
+impl Summary {
+    pub fn new() -> Self {
+        Summary { loss: 0.0, policy_loss: 0.0, kl: 0.0, entropy_sum: 0.0, tokens: 0, weighted: [0.0; 5], ratio_min: f64::INFINITY, ratio_max: f64::NEG_INFINITY }
+    }
+
+    pub fn add(&mut self, out: &LossOutput, entropy: &[f64]) {
+        let m = &out.metrics;
+        self.loss += out.loss;
+        self.policy_loss += m.policy_loss;
+        self.kl += m.kl;
+        self.entropy_sum += entropy.iter().sum::<f64>();
+        self.tokens += m.tokens;
+        let n = m.tokens as f64;
+        for (sum, value) in self.weighted.iter_mut().zip([m.clip_frac, m.clip_frac_low, m.clip_frac_high, m.dual_clip_frac, m.ratio_mean]) {
+            *sum += value * n;
+        }
+        if m.tokens > 0 {
+            self.ratio_min = self.ratio_min.min(m.ratio_min);
+            self.ratio_max = self.ratio_max.max(m.ratio_max);
+        }
+    }
+
+    pub fn loss(&self) -> f64 {
+        self.loss
+    }
+
+    pub fn finish(self, report: StepReport, lr: f64, skipped_steps: u64, steps: u64) -> TrainMetrics {
+        let n = self.tokens.max(1) as f64;
+        let [clip, low, high, dual, ratio_sum] = self.weighted;
+        TrainMetrics {
+            loss: self.loss,
+            policy_loss: self.policy_loss,
+            kl: self.kl,
+            entropy: self.entropy_sum / n,
+            grad_norm: report.grad_norm,
+            clip_frac: clip / n,
+            clip_frac_low: low / n,
+            clip_frac_high: high / n,
+            dual_clip_frac: dual / n,
+            ratio_mean: ratio_sum / n,
+            ratio_min: self.ratio_min,
+            ratio_max: self.ratio_max,
+            tokens: self.tokens,
+            lr,
+            skipped: report.skipped,
+            skipped_steps,
+            steps,
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! `Engine::train_step`: one optimizer step over a batch.
+
+use super::gradients::batch_gradients;
+use super::{TrainBatch, TrainConfig, TrainMetrics};
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::model::{expected_weights, Decoder, WeightKind};
+use crate::optim::{AdamW, Param, StepReport};
+
+impl Engine {
+    /// The variables the optimizer updates: every weight of the model.
+    pub fn trainable_params(&self) -> Vec<Param> {
+        let kinds = expected_weights(&self.model.config);
+        self.params()
+            .vars()
+            .iter()
+            .map(|(name, var)| {
+                let kind = kinds.iter().find(|s| &s.name == name).map_or(WeightKind::Matrix, |s| s.kind);
+                Param { name: name.clone(), var: var.clone(), kind }
+            })
+            .collect()
+    }
+
+    /// Forward and backward over `batch` (micro-batched, gradients accumulated with the
+    /// whole batch's normalizers), then global-norm clipping and an AdamW step. A step whose
+    /// loss or gradient is not finite is skipped: counted, reported, weights unchanged.
+    pub fn train_step(&self, batch: &TrainBatch, config: &TrainConfig) -> Result<TrainMetrics> {
+        config.validate()?;
+        let samples = batch.samples(self.model.config.vocab_size)?;
+        let mut guard = self.training.lock();
+        let optimizer = match guard.as_mut() {
+            Some(o) => {
+                o.config = config.optimizer.clone();
+                o
+            }
+            None => guard.insert(AdamW::new(self.trainable_params(), config.optimizer.clone())?),
+        };
+        let decoder = Decoder::new(&self.model.config, &self.params().tracked())?;
+        let vars: Vec<_> = optimizer.params().iter().map(|p| p.var.clone()).collect();
+        let (grads, summary) = batch_gradients(&decoder, &samples, config, &vars)?;
+        let report = if summary.loss().is_finite() {
+            optimizer.step(&grads, config.learning_rate)?
+        } else {
+            optimizer.skipped_steps += 1;
+            StepReport { grad_norm: f64::NAN, clipped: false, skipped: true }
+        };
+        Ok(summary.finish(report, config.learning_rate, optimizer.skipped_steps(), optimizer.steps()))
+    }
+}

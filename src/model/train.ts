@@ -1,0 +1,114 @@
+/**
+ * The training step's JavaScript API: the batch and configuration `Model.trainStep`
+ * takes, their defaults and checks, and the metrics it returns. The step itself (forward,
+ * backward, clipping, AdamW) runs natively, off the event loop.
+ */
+import { fail } from '../core/errors.js';
+import { resolveLossConfig, type PolicyLossConfig } from '../algorithms/loss-options.js';
+import { toFloat32, toInt32, toMask } from '../algorithms/inputs.js';
+import type { NativeTrainBatch, NativeTrainConfig } from '../native.js';
+
+/** Arrays aligned with whole sequences: index t is token t. */
+export interface TrainBatch {
+  /** Whole token ids (prompt + completion), one per trajectory. */
+  sequences: Int32Array[];
+  /** 1 on loss tokens, aligned with sequences; token 0 (no context) must be 0. */
+  masks: Uint8Array[];
+  /** Rollout log-probs aligned with sequences (0 where the mask is 0); not needed for sft. */
+  oldLogprobs?: Float32Array[];
+  /** One per sequence, or per token aligned with sequences. */
+  advantages?: Float32Array | Float32Array[];
+  /** Reference-policy log-probs aligned with sequences, when beta > 0. */
+  refLogprobs?: Float32Array[];
+}
+
+export interface TrainStepConfig extends Omit<PolicyLossConfig, 'returnGrad'> {
+  learningRate: number;
+  /** Sequences per forward / backward pass; gradients accumulate over the batch. Default 8. */
+  microBatchSize?: number;
+  /** The global gradient norm is clipped to this. Default 1.0. */
+  maxGradNorm?: number;
+  /** Logits are divided by it, as in generate and score. Default 1. */
+  temperature?: number;
+  /** AdamW's decoupled weight decay on matrices. Default 0.01. */
+  weightDecay?: number;
+  /** Default [0.9, 0.999]. */
+  adamBetas?: [number, number];
+  /** Default 1e-8. */
+  adamEps?: number;
+}
+
+export interface TrainStepMetrics {
+  /** policy_loss + beta * kl. */
+  loss: number;
+  policy_loss: number;
+  kl: number;
+  /** Mean entropy of the policy over loss tokens. */
+  entropy: number;
+  /** Global gradient norm before clipping (NaN on a skipped step). */
+  grad_norm: number;
+  clip_frac: number;
+  clip_frac_low: number;
+  clip_frac_high: number;
+  dual_clip_frac: number;
+  ratio_mean: number;
+  ratio_min: number;
+  ratio_max: number;
+  /** Loss tokens in the batch. */
+  tokens: number;
+  lr: number;
+  /** The loss or gradient was not finite: the weights were left unchanged. */
+  skipped: boolean;
+  /** Steps skipped so far. */
+  skipped_steps: number;
+  /** Optimizer updates applied so far. */
+  step: number;
+}
+
+function arrays<T>(name: string, value: unknown, convert: (name: string, v: unknown) => T): T[] {
+  if (!Array.isArray(value)) fail('ERR_INVALID_ARGUMENT', `${name} must be an array with one typed array per sequence`);
+  return value.map((v, i) => convert(`${name}[${i}]`, v));
+}
+
+function optionalArrays(name: string, value: unknown): Float32Array[] | undefined {
+  return value === undefined || value === null ? undefined : arrays(name, value, toFloat32);
+}
+
+export function nativeTrainBatch(batch: TrainBatch): NativeTrainBatch {
+  if (batch === null || typeof batch !== 'object') {
+    fail('ERR_INVALID_ARGUMENT', 'trainStep takes a batch { sequences, masks, oldLogprobs?, advantages?, refLogprobs? }');
+  }
+  const perToken = Array.isArray(batch.advantages);
+  return {
+    sequences: arrays('sequences', batch.sequences, toInt32),
+    masks: arrays('masks', batch.masks, toMask),
+    oldLogprobs: optionalArrays('oldLogprobs', batch.oldLogprobs),
+    advantagesPerSequence: batch.advantages === undefined || perToken ? undefined : toFloat32('advantages', batch.advantages),
+    advantagesPerToken: perToken ? optionalArrays('advantages', batch.advantages) : undefined,
+    refLogprobs: optionalArrays('refLogprobs', batch.refLogprobs),
+  };
+}
+
+function positive(name: string, value: unknown, integer = false): number {
+  if (!(typeof value === 'number' && value > 0 && Number.isFinite(value) && (!integer || Number.isInteger(value)))) {
+    fail('ERR_INVALID_PARAMETER', `${name} must be a positive ${integer ? 'integer' : 'number'}, got ${String(value)}`);
+  }
+  return value;
+}
+
+export function nativeTrainConfig(config: TrainStepConfig): NativeTrainConfig {
+  if (config === null || typeof config !== 'object') fail('ERR_INVALID_ARGUMENT', 'trainStep needs a config with at least { learningRate }');
+  if (typeof config.learningRate !== 'number') fail('ERR_INVALID_PARAMETER', `learningRate must be a number, got ${typeof config.learningRate}`);
+  const [beta1, beta2] = config.adamBetas ?? [0.9, 0.999];
+  return {
+    loss: resolveLossConfig(config),
+    learningRate: config.learningRate,
+    microBatchSize: positive('microBatchSize', config.microBatchSize ?? 8, true),
+    maxGradNorm: positive('maxGradNorm', config.maxGradNorm ?? 1.0),
+    temperature: positive('temperature', config.temperature ?? 1),
+    weightDecay: config.weightDecay ?? 0.01,
+    beta1,
+    beta2,
+    eps: config.adamEps ?? 1e-8,
+  };
+}
