@@ -35,7 +35,7 @@ export type {
   ScoreResult,
 } from './model/types.js';
 export { measureMachine, type MachineCeilings } from './model/machine.js';
-export type { TrainBatch, TrainStepConfig, TrainStepMetrics } from './model/train.js';
+export type { LoraOptions, TrainBatch, TrainStepConfig, TrainStepMetrics } from './model/train.js';
 export { type Message, type Role, type ToolCall, messageSchema, system, user, assistant } from './core/messages.js';
 export type { Episode, Trajectory, Turn, ToolCallRecord } from './core/episode.js';
 export { Agent, STREAM_CHUNK_TOKENS, type AgentReply, type RespondOptions } from './agent/agent.js';
@@ -82,6 +82,7 @@ export { ALGORITHMS, PRESETS, type Algorithm, type Preset } from './train/preset
 export type { TrackingOptions } from './train/tracking.js';
 export { evaluate, rolloutSummary, type EvaluateOptions } from './train/evaluate.js';
 export { RunConfigSchema, parseRunConfig, loadRunConfig, type RunConfig } from './train/run-config.js';
+export { createTrainableAgent } from './train/trainable-agent.js';
 export { runDemo, DEMO_ALGORITHMS, DEMO_DEFAULTS, type DemoOptions, type DemoAlgorithm } from './demo/run.js';
 export { demoScenarios, demoEnvironment, DEMO_TOPICS, DEMO_SYSTEM_PROMPT, type DemoScenario, type DemoTopic, type DemoSplit, type DemoDetails } from './demo/scenarios.js';
 export { demoCorpus, type DemoCorpusOptions } from './demo/corpus.js';

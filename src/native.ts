@@ -64,6 +64,17 @@ export interface NativeModel {
   score(sequences: Int32Array[], options: NativeScoreOptions): Promise<Array<{ logprobs: Float32Array; entropy?: Float32Array }>>;
   save(dir: string): Promise<void>;
   trainStep(batch: NativeTrainBatch, config: NativeTrainConfig): Promise<TrainStepMetrics>;
+  saveTrainingState(dir: string): Promise<void>;
+  loadTrainingState(dir: string): Promise<void>;
+  saveAdapter(dir: string): Promise<void>;
+}
+
+export interface NativeLoraOptions {
+  adapter?: string;
+  rank?: number;
+  alpha?: number;
+  targetModules?: string[];
+  seed?: number;
 }
 
 export interface NativeTrainBatch {
@@ -126,8 +137,8 @@ export interface NativeCore {
     step: number,
   ): number;
   __panicForTests(): void;
-  loadModel(path: string, threads: number | undefined): Promise<NativeModel>;
-  randomModel(configJson: string, seed: number, threads: number | undefined): Promise<NativeModel>;
+  loadModel(path: string, threads: number | undefined, lora?: NativeLoraOptions): Promise<NativeModel>;
+  randomModel(configJson: string, seed: number, threads: number | undefined, lora?: NativeLoraOptions): Promise<NativeModel>;
   matmulGflops(n: number, reps: number): number;
   copyGbps(bytes: number, reps: number): number;
   __panicInTaskForTests(): Promise<void>;

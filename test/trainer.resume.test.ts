@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { train } from '../src/index.js';
+import { createTrainableAgent, train } from '../src/index.js';
 import { tinyAgent, tinyModelDir } from './helpers/tiny-agent.js';
 import { tempDir } from './helpers/tiny-model.js';
 import { SCENARIOS, TINY_TRAINER, environment, metricsWithoutTimes, rewards } from './helpers/trainer.js';
@@ -30,6 +30,30 @@ describe('resume', () => {
     assert.equal(second.step, STEPS);
     assert.ok(weights(whole, STEPS).equals(weights(split, STEPS)), 'weights differ after resuming');
     assert.ok(!weights(whole, STEPS).equals(readFileSync(join(tinyModelDir(), 'model.safetensors'))), 'training did not change the weights');
+    assert.deepEqual(metricsWithoutTimes(split), metricsWithoutTimes(whole));
+  });
+
+  it('with LoRA: checkpoints hold the adapter, and resuming gives the same adapter', async () => {
+    const lora = async (out: string, steps: number, resume = false) =>
+      train({
+        agent: await createTrainableAgent({ model: tinyModelDir(), lora: { rank: 4, alpha: 8 } }),
+        environment: environment(),
+        rewards: rewards(),
+        scenarios: SCENARIOS,
+        config: { ...config, steps },
+        tracking: { console: false },
+        out,
+        resume,
+      });
+    const whole = join(tempDir(), 'whole');
+    const split = join(tempDir(), 'split');
+    await lora(whole, 2);
+    await lora(split, 1);
+    await lora(split, 2, true);
+    const adapter = (out: string) => readFileSync(join(out, 'checkpoints', 'step-2', 'adapter', 'adapter_model.safetensors'));
+    assert.ok(existsSync(join(whole, 'checkpoints', 'step-2', 'adapter', 'adapter_config.json')));
+    assert.ok(!existsSync(join(whole, 'checkpoints', 'step-2', 'model')));
+    assert.ok(adapter(whole).equals(adapter(split)), 'adapters differ after resuming');
     assert.deepEqual(metricsWithoutTimes(split), metricsWithoutTimes(whole));
   });
 

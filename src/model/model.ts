@@ -7,7 +7,7 @@
 import { fail } from '../core/errors.js';
 import { callNative, callNativeAsync, native, type NativeModel, type NativeModelConfig } from '../native.js';
 import { generateOptions, scoreOptions, tokenArrays } from './options.js';
-import { nativeTrainBatch, nativeTrainConfig, type TrainBatch, type TrainStepConfig, type TrainStepMetrics } from './train.js';
+import { nativeLoraOptions, nativeTrainBatch, nativeTrainConfig, type TrainBatch, type TrainStepConfig, type TrainStepMetrics } from './train.js';
 import type { Completion, GenerateOptions, LoadModelOptions, ModelConfig, ScoreOptions, ScoreResult } from './types.js';
 
 export class Model {
@@ -59,11 +59,34 @@ export class Model {
     return callNativeAsync(() => this.#native.trainStep(...args));
   }
 
-  /** Writes the model (current weights) as a HuggingFace folder. */
+  /** Writes the model (current weights, LoRA adapters merged) as a HuggingFace folder. */
   async save(dir: string): Promise<void> {
-    if (typeof dir !== 'string' || dir === '') fail('ERR_INVALID_ARGUMENT', 'save needs a folder path');
-    await callNativeAsync(() => this.#native.save(dir));
+    const path = folder('save', dir);
+    await callNativeAsync(() => this.#native.save(path));
   }
+
+  /** Writes the optimizer's moments and step counters (and the LoRA adapters, if any). */
+  async saveTrainingState(dir: string): Promise<void> {
+    const path = folder('saveTrainingState', dir);
+    await callNativeAsync(() => this.#native.saveTrainingState(path));
+  }
+
+  /** Restores a saved training state, so that a resumed run continues exactly where it stopped. */
+  async loadTrainingState(dir: string): Promise<void> {
+    const path = folder('loadTrainingState', dir);
+    await callNativeAsync(() => this.#native.loadTrainingState(path));
+  }
+
+  /** Writes the LoRA adapters in the PEFT layout (adapter_config.json, adapter_model.safetensors). */
+  async saveAdapter(dir: string): Promise<void> {
+    const path = folder('saveAdapter', dir);
+    await callNativeAsync(() => this.#native.saveAdapter(path));
+  }
+}
+
+function folder(method: string, dir: unknown): string {
+  if (typeof dir !== 'string' || dir === '') fail('ERR_INVALID_ARGUMENT', `${method} needs a folder path`);
+  return dir;
 }
 
 function threadsOf(options: LoadModelOptions | undefined): number | undefined {
@@ -78,7 +101,8 @@ function threadsOf(options: LoadModelOptions | undefined): number | undefined {
 export async function loadModel(path: string, options?: LoadModelOptions): Promise<Model> {
   if (typeof path !== 'string' || path === '') fail('ERR_INVALID_ARGUMENT', 'loadModel needs the path of a model folder or .gguf file');
   const threads = threadsOf(options);
-  return new Model(await callNativeAsync(() => native.loadModel(path, threads)));
+  const lora = nativeLoraOptions(options?.lora);
+  return new Model(await callNativeAsync(() => native.loadModel(path, threads, lora)));
 }
 
 /**
@@ -90,7 +114,8 @@ export async function randomModel(config: Record<string, unknown>, options?: Loa
   const threads = threadsOf(options);
   const seed = options?.seed ?? 0;
   if (!(Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32)) fail('ERR_INVALID_PARAMETER', `seed must be a 32-bit unsigned integer, got ${seed}`);
-  return new Model(await callNativeAsync(() => native.randomModel(JSON.stringify(config), seed, threads)));
+  const lora = nativeLoraOptions(options?.lora);
+  return new Model(await callNativeAsync(() => native.randomModel(JSON.stringify(config), seed, threads, lora)));
 }
 
 function toConfig(c: NativeModelConfig): ModelConfig {

@@ -6,7 +6,7 @@
 import { fail } from '../core/errors.js';
 import { resolveLossConfig, type PolicyLossConfig } from '../algorithms/loss-options.js';
 import { toFloat32, toInt32, toMask } from '../algorithms/inputs.js';
-import type { NativeTrainBatch, NativeTrainConfig } from '../native.js';
+import type { NativeLoraOptions, NativeTrainBatch, NativeTrainConfig } from '../native.js';
 
 /** Arrays aligned with whole sequences: index t is token t. */
 export interface TrainBatch {
@@ -110,5 +110,46 @@ export function nativeTrainConfig(config: TrainStepConfig): NativeTrainConfig {
     beta1,
     beta2,
     eps: config.adamEps ?? 1e-8,
+  };
+}
+
+/**
+ * LoRA: W + (alpha / rank) * B A on the target modules; the base stays frozen. B starts at
+ * zero (step 0 is the base model), A at seeded random values.
+ */
+export type LoraOptions =
+  | {
+      rank: number;
+      alpha: number;
+      /**
+       * Module names matched against the end of each layer's name. Default: the attention
+       * projections ('q_proj', 'k_proj', 'v_proj', 'o_proj' for Llama; 'c_attn',
+       * 'attn.c_proj' for GPT-2); also 'gate_proj', 'up_proj', 'down_proj', 'c_fc', 'c_proj'.
+       */
+      targetModules?: string[];
+      /** Decides A's initial values. Default 0. */
+      seed?: number;
+    }
+  /** A folder written by `saveAdapter` (PEFT layout). */
+  | { adapter: string };
+
+export function nativeLoraOptions(lora: LoraOptions | undefined): NativeLoraOptions | undefined {
+  if (lora === undefined) return undefined;
+  if (lora === null || typeof lora !== 'object') fail('ERR_INVALID_ARGUMENT', 'lora must be { rank, alpha, targetModules?, seed? } or { adapter: folder }');
+  if ('adapter' in lora) {
+    if (typeof lora.adapter !== 'string' || lora.adapter === '') fail('ERR_INVALID_ARGUMENT', 'lora.adapter must be the path of a saved adapter folder');
+    return { adapter: lora.adapter };
+  }
+  const targets = lora.targetModules;
+  if (targets !== undefined && !(Array.isArray(targets) && targets.every((t) => typeof t === 'string' && t !== ''))) {
+    fail('ERR_INVALID_PARAMETER', 'lora.targetModules must be an array of module names such as q_proj');
+  }
+  const seed = lora.seed ?? 0;
+  if (!(Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32)) fail('ERR_INVALID_PARAMETER', `lora.seed must be a 32-bit unsigned integer, got ${seed}`);
+  return {
+    rank: positive('lora.rank', lora.rank, true),
+    alpha: positive('lora.alpha', lora.alpha),
+    targetModules: targets,
+    seed,
   };
 }

@@ -1,6 +1,7 @@
 /** The public types of the model engine: configuration, generation and scoring. */
 
 import type { GenerationDefaults, ModelConfigInfo } from '../io/types.js';
+import type { LoraOptions } from './train.js';
 
 /** The model's shape, special tokens, chat template and sampling defaults. */
 export interface ModelConfig extends ModelConfigInfo {
@@ -21,6 +22,8 @@ export interface ModelConfig extends ModelConfigInfo {
 export interface LoadModelOptions {
   /** Threads of this model's native work (default: all cores, RAYON_NUM_THREADS). */
   threads?: number;
+  /** Train LoRA adapters instead of every weight (fresh ones, or a saved adapter folder). */
+  lora?: LoraOptions;
 }
 
 /**

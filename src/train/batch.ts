@@ -5,7 +5,7 @@
  */
 import type { Trajectory } from '../core/episode.js';
 import type { Model } from '../model/model.js';
-import type { TrainBatch } from '../model/types.js';
+import type { TrainBatch } from '../model/train.js';
 
 export function policyBatch(trajectories: Trajectory[], advantages: Float32Array[], refLogprobs?: Float32Array[]): TrainBatch {
   return {

@@ -3,7 +3,8 @@
  *
  *   model/            the weights as a HuggingFace folder (full fine-tuning), or
  *   adapter/          the LoRA adapter (PEFT layout) when training adapters
- *   training_state/   optimizer moments and step counters (model.saveTrainingState)
+ *   training_state/   optimizer moments and step counters (model.saveTrainingState); absent
+ *                     before the first optimizer step
  *   trainer_state.json
  *
  * The trainer state is small: the step and the data position. Every random choice derives
@@ -30,10 +31,10 @@ export type TrainerState = z.infer<typeof TrainerStateSchema>;
 
 export const CHECKPOINT_PARTS = { model: 'model', adapter: 'adapter', trainingState: 'training_state', trainerState: 'trainer_state.json' } as const;
 
-export async function writeCheckpoint(dir: string, model: Model, state: TrainerState, lora: boolean): Promise<void> {
-  if (lora) await model.saveAdapter(join(dir, CHECKPOINT_PARTS.adapter));
+export async function writeCheckpoint(dir: string, model: Model, state: TrainerState, options: { lora: boolean; optimizerStarted: boolean }): Promise<void> {
+  if (options.lora) await model.saveAdapter(join(dir, CHECKPOINT_PARTS.adapter));
   else await model.save(join(dir, CHECKPOINT_PARTS.model));
-  await model.saveTrainingState(join(dir, CHECKPOINT_PARTS.trainingState));
+  if (options.optimizerStarted) await model.saveTrainingState(join(dir, CHECKPOINT_PARTS.trainingState));
   writeFileSync(join(dir, CHECKPOINT_PARTS.trainerState), JSON.stringify(state, null, 2) + '\n');
 }
 

@@ -12,7 +12,7 @@ import type { Trajectory } from '../core/episode.js';
 import { StatesetError } from '../core/errors.js';
 import { messagesSchema, type Message } from '../core/messages.js';
 import { parseWith } from '../core/validate.js';
-import type { TrainBatch } from '../model/types.js';
+import type { TrainBatch } from '../model/train.js';
 
 export interface SftExample {
   sequence: Int32Array;

@@ -10,6 +10,7 @@
  * derives from (seed, step), so N steps in one run and N/2 + resume + N/2 give the same
  * weights on CPU. An aborted `signal` ends the run after the current step, with a checkpoint.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent } from '../agent/agent.js';
 import type { Trajectory } from '../core/episode.js';
@@ -17,7 +18,7 @@ import { StatesetError } from '../core/errors.js';
 import type { Environment } from '../env/environment.js';
 import { learningRate } from '../algorithms/schedule.js';
 import { loadModel, type Model } from '../model/model.js';
-import type { TrainBatch, TrainStepMetrics } from '../model/types.js';
+import type { TrainStepMetrics } from '../model/train.js';
 import { CompositeReward, type WeightedReward } from '../rewards/composite.js';
 import type { RewardFunction } from '../rewards/types.js';
 import { tokenAdvantages } from '../rollout/credit.js';
@@ -34,6 +35,7 @@ import { deriveSeed, itemsAt } from './seeds.js';
 import { bestOfGroups, sftBatch, sftExamples, type SftExample } from './sft.js';
 import { meanRecord } from './stats.js';
 import { trainableModel } from './trainable.js';
+import { createTrainableAgent } from './trainable-agent.js';
 import { runTrackers, type TrackingOptions } from './tracking.js';
 
 export interface TrainerCallbacks {
@@ -92,6 +94,8 @@ export class Trainer<Scenario> {
   private readonly rewards: CompositeReward<Scenario> | undefined;
   private readonly store: CheckpointStore;
   private sftData: SftExample[] | undefined;
+  /** Whether the model has optimizer state to save (a trainStep ran, or a checkpoint restored one). */
+  private optimizerStarted = false;
 
   constructor(private readonly options: TrainOptions<Scenario>) {
     if (!(options.agent instanceof Agent)) throw new StatesetError('ERR_INVALID_ARGUMENT', 'train needs an agent: await Agent.create({ model: path }).');
@@ -130,7 +134,7 @@ export class Trainer<Scenario> {
     if (resumed && state.seed !== config.seed) {
       throw new StatesetError('ERR_INVALID_CONFIG', `the run in ${options.out} was trained with seed ${state.seed}, not ${config.seed}: resume it with the same seed.`);
     }
-    const agent = resumed ? await restoreAgent(options.agent, resumed.dir) : options.agent;
+    const agent = resumed ? await this.restoreAgent(resumed.dir) : options.agent;
     const model = trainableModel(agent);
     if (resumed) truncateLogs(options.out, state.step);
     writeRunConfig(options.out, { ...options.describe, trainer: config });
@@ -163,9 +167,11 @@ export class Trainer<Scenario> {
     const failuresBefore = this.rewardFailures();
     const prepared = await this.prepare(agent, reference, state);
     const passes: TrainStepMetrics[] = [];
-    if (prepared.batch.sequences.length > 0) {
+    // No loss tokens (every group dropped, or every turn masked as truncated): nothing to train on.
+    if (prepared.batch.masks.some((mask) => mask.includes(1))) {
       for (let pass = 0; pass < this.config.numIterations; pass++) {
         passes.push(await model.trainStep(prepared.batch, this.stepConfig(state.step * this.config.numIterations + pass)));
+        this.optimizerStarted = true;
       }
     }
     state.step++;
@@ -266,23 +272,31 @@ export class Trainer<Scenario> {
   }
 
   private async save(model: Model, agent: Agent, state: TrainerState): Promise<CheckpointInfo> {
-    const info = await this.store.save(state.step, (dir) => writeCheckpoint(dir, model, { ...state }, agent.config.lora !== undefined));
+    const info = await this.store.save(state.step, (dir) => writeCheckpoint(dir, model, { ...state }, { lora: agent.config.lora !== undefined, optimizerStarted: this.optimizerStarted }));
     await this.options.callbacks?.onCheckpoint?.(info);
     return info;
+  }
+
+  /**
+   * The agent with the checkpoint's weights and optimizer state. With LoRA the base model is
+   * loaded again and the training state brings back the adapters.
+   */
+  private async restoreAgent(checkpointDir: string): Promise<Agent> {
+    const { agent } = this.options;
+    const lora = agent.config.lora !== undefined;
+    const restored = await createTrainableAgent({ ...agent.config, model: lora ? agent.config.model : join(checkpointDir, CHECKPOINT_PARTS.model) });
+    const trainingState = join(checkpointDir, CHECKPOINT_PARTS.trainingState);
+    if (existsSync(trainingState)) {
+      await trainableModel(restored).loadTrainingState(trainingState);
+      this.optimizerStarted = true;
+    }
+    return restored;
   }
 
   private rewardFailures(): number {
     const stats = this.rewards?.stats() ?? {};
     return Object.values(stats).reduce((n, s) => n + s.failures.error + s.failures.nan + s.failures.timeout, 0);
   }
-}
-
-/** The agent with the checkpoint's weights (or adapter) and optimizer state. */
-async function restoreAgent(agent: Agent, checkpointDir: string): Promise<Agent> {
-  const lora = agent.config.lora !== undefined;
-  const restored = await Agent.create({ ...agent.config, model: lora ? agent.config.model : join(checkpointDir, CHECKPOINT_PARTS.model) });
-  await trainableModel(restored).loadTrainingState(join(checkpointDir, CHECKPOINT_PARTS.trainingState));
-  return restored;
 }
 
 function toSample(t: Trajectory): Sample {

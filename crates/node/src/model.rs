@@ -14,6 +14,8 @@ use rl_core::score::{ScoreOptions, Scored};
 use rl_core::model::Architecture;
 
 use crate::errors::{guarded, to_napi};
+use crate::train::{lora_source, NativeLoraOptions};
+use rl_core::lora::LoraSource;
 
 pub struct Shared {
     pub(crate) engine: Engine,
@@ -46,22 +48,23 @@ pub enum Source {
 pub struct LoadTask {
     source: Source,
     threads: Option<u32>,
+    lora: Option<LoraSource>,
 }
 
 impl LoadTask {
     fn engine(&self) -> rl_core::error::Result<Engine> {
         match &self.source {
-            Source::Path(path) => Engine::load(path),
+            Source::Path(path) => Engine::with_lora(rl_core::io::load_model(path)?, self.lora.as_ref()),
             Source::Random { config_json, seed } => {
                 let config = rl_core::model::ModelConfig::from_hf_json(config_json, "the random model's config")?;
-                Engine::new(rl_core::io::LoadedModel {
+                Engine::with_lora(rl_core::io::LoadedModel {
                     weights: rl_core::model::random_weights(&config, *seed)?,
                     config,
                     tokenizer: rl_core::tiny::tiny_tokenizer()?,
                     chat_template: None,
                     special_tokens: Default::default(),
                     generation: Default::default(),
-                })
+                }, self.lora.as_ref())
             }
         }
     }
@@ -92,15 +95,15 @@ impl Task for LoadTask {
 
 /// Loads a HuggingFace folder or a GGUF file.
 #[napi(catch_unwind, ts_return_type = "Promise<Model>")]
-pub fn load_model(path: String, threads: Option<u32>) -> AsyncTask<LoadTask> {
-    AsyncTask::new(LoadTask { source: Source::Path(PathBuf::from(path)), threads })
+pub fn load_model(path: String, threads: Option<u32>, lora: Option<NativeLoraOptions>) -> AsyncTask<LoadTask> {
+    AsyncTask::new(LoadTask { source: Source::Path(PathBuf::from(path)), threads, lora: lora.map(lora_source) })
 }
 
 /// A model with seeded random weights for any config.json (benchmarks need real shapes
 /// without real weights); its tokenizer is the built-in tiny one.
 #[napi(catch_unwind, ts_return_type = "Promise<Model>")]
-pub fn random_model(config_json: String, seed: u32, threads: Option<u32>) -> AsyncTask<LoadTask> {
-    AsyncTask::new(LoadTask { source: Source::Random { config_json, seed: seed as u64 }, threads })
+pub fn random_model(config_json: String, seed: u32, threads: Option<u32>, lora: Option<NativeLoraOptions>) -> AsyncTask<LoadTask> {
+    AsyncTask::new(LoadTask { source: Source::Random { config_json, seed: seed as u64 }, threads, lora: lora.map(lora_source) })
 }
 
 #[napi(object)]

@@ -2,17 +2,43 @@
 //! copied on the JavaScript thread, the step runs as an async task on the model's pool.
 //! Metric names stay snake_case, as they appear in training logs.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use napi::bindgen_prelude::{AsyncTask, Float32Array, Int32Array, Uint8Array};
 use napi::{Env, Task};
 use napi_derive::napi;
+use rl_core::engine::Engine;
+use rl_core::lora::{LoraConfig, LoraSource};
 use rl_core::optim::AdamWConfig;
 use rl_core::train::{BatchAdvantages, TrainBatch, TrainConfig, TrainMetrics};
 
 use crate::errors::to_napi;
 use crate::loss::PolicyLossConfig;
 use crate::model::{Model, Shared};
+
+/// Either a saved adapter folder, or rank and alpha (and optionally targets and seed) of
+/// fresh adapters; `src/model/train.ts` checks which.
+#[napi(object)]
+pub struct NativeLoraOptions {
+    pub adapter: Option<String>,
+    pub rank: Option<u32>,
+    pub alpha: Option<f64>,
+    pub target_modules: Option<Vec<String>>,
+    pub seed: Option<u32>,
+}
+
+pub fn lora_source(options: NativeLoraOptions) -> LoraSource {
+    match options.adapter {
+        Some(dir) => LoraSource::Saved(PathBuf::from(dir)),
+        None => LoraSource::Fresh(LoraConfig {
+            rank: options.rank.unwrap_or(0) as usize,
+            alpha: options.alpha.unwrap_or(f64::NAN),
+            target_modules: options.target_modules.unwrap_or_default(),
+            seed: options.seed.unwrap_or(0) as u64,
+        }),
+    }
+}
 
 /// `src/model/train.ts` splits `advantages` by kind.
 #[napi(object)]
@@ -151,6 +177,26 @@ impl Task for TrainStepTask {
     }
 }
 
+/// Saves or restores training state (or adapters) in a folder.
+pub struct FolderTask {
+    shared: Arc<Shared>,
+    dir: PathBuf,
+    op: fn(&Engine, &Path) -> rl_core::error::Result<()>,
+}
+
+impl Task for FolderTask {
+    type Output = ();
+    type JsValue = ();
+
+    fn compute(&mut self) -> napi::Result<()> {
+        self.shared.run(|engine| (self.op)(engine, &self.dir))
+    }
+
+    fn resolve(&mut self, _env: Env, _output: ()) -> napi::Result<()> {
+        Ok(())
+    }
+}
+
 #[napi]
 impl Model {
     /// One optimizer step over `batch`; the weights generation and scoring use change with it.
@@ -158,5 +204,26 @@ impl Model {
     pub fn train_step(&self, batch: NativeTrainBatch, config: NativeTrainConfig) -> napi::Result<AsyncTask<TrainStepTask>> {
         let config = config.to_core().map_err(to_napi)?;
         Ok(AsyncTask::new(TrainStepTask { shared: self.shared.clone(), batch: batch.to_core(), config }))
+    }
+
+    fn folder_task(&self, dir: String, op: fn(&Engine, &Path) -> rl_core::error::Result<()>) -> AsyncTask<FolderTask> {
+        AsyncTask::new(FolderTask { shared: self.shared.clone(), dir: PathBuf::from(dir), op })
+    }
+
+    /// Writes the optimizer's moments and step counters (and the LoRA adapters, if any).
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
+    pub fn save_training_state(&self, dir: String) -> AsyncTask<FolderTask> {
+        self.folder_task(dir, Engine::save_training_state)
+    }
+
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
+    pub fn load_training_state(&self, dir: String) -> AsyncTask<FolderTask> {
+        self.folder_task(dir, Engine::load_training_state)
+    }
+
+    /// Writes the LoRA adapters in the PEFT layout.
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
+    pub fn save_adapter(&self, dir: String) -> AsyncTask<FolderTask> {
+        self.folder_task(dir, Engine::save_adapter)
     }
 }

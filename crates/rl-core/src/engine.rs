@@ -10,6 +10,7 @@ use crate::io::{load_model, save_model, LoadedModel};
 use crate::model::tokens::checked_token_ids;
 use crate::model::{Decoder, Params, Weights};
 use crate::score::{score, ScoreOptions, Scored};
+use crate::lora::{Lora, LoraSource};
 use crate::train::TrainingState;
 
 pub struct Engine {
@@ -18,16 +19,30 @@ pub struct Engine {
     params: Params,
     /// Shares the parameters' storage and builds no graph.
     decoder: Decoder,
+    /// LoRA adapters, when only they train.
+    pub(crate) lora: Option<Lora>,
     /// The optimizer, once training has started.
     pub(crate) training: TrainingState,
 }
 
 impl Engine {
-    pub fn new(mut model: LoadedModel) -> Result<Self> {
+    pub fn new(model: LoadedModel) -> Result<Self> {
+        Engine::with_lora(model, None)
+    }
+
+    /// With LoRA adapters (fresh or saved), only the adapters train; inference reads the
+    /// merged weights.
+    pub fn with_lora(mut model: LoadedModel, lora: Option<&LoraSource>) -> Result<Self> {
         let params = Params::new(&model.weights)?;
         model.weights = Weights::new();
-        let decoder = Decoder::new(&model.config, &params.detached())?;
-        Ok(Engine { model, params, decoder, training: TrainingState::default() })
+        let lora = match lora {
+            None => None,
+            Some(LoraSource::Fresh(config)) => Some(Lora::new(config.clone(), &model.config, &params)?),
+            Some(LoraSource::Saved(dir)) => Some(Lora::load(dir, &model.config, &params)?),
+        };
+        let inference = lora.as_ref().map_or_else(|| params.detached(), |l| l.inference_weights(&params));
+        let decoder = Decoder::new(&model.config, &inference)?;
+        Ok(Engine { model, params, decoder, lora, training: TrainingState::default() })
     }
 
     /// Loads a HuggingFace folder or a GGUF file.
@@ -68,8 +83,9 @@ impl Engine {
         score(&self.decoder, &checked_token_ids(sequences, self.model.config.vocab_size, "sequence")?, options)
     }
 
-    /// Writes a HuggingFace folder with the current parameters.
+    /// Writes a HuggingFace folder with the current parameters (LoRA adapters merged).
     pub fn save(&self, dir: &Path) -> Result<()> {
-        save_model(dir, &LoadedModel { weights: self.params.detached(), ..self.model.clone() })
+        let weights = self.lora.as_ref().map_or_else(|| self.params.detached(), |l| l.inference_weights(&self.params));
+        save_model(dir, &LoadedModel { weights, ..self.model.clone() })
     }
 }

@@ -15,6 +15,7 @@ pub mod engine;
 pub mod error;
 pub mod generate;
 pub mod io;
+pub mod lora;
 pub mod loss;
 pub mod model;
 pub mod optim;

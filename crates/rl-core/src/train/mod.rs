@@ -8,12 +8,13 @@
 
 mod batch;
 mod config;
-mod gradients;
+pub(crate) mod gradients;
 mod head;
 mod metrics;
+mod state;
 mod step;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::sync::{Mutex, MutexGuard};
 

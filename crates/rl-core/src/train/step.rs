@@ -8,8 +8,11 @@ use crate::model::{expected_weights, Decoder, WeightKind};
 use crate::optim::{AdamW, Param, StepReport};
 
 impl Engine {
-    /// The variables the optimizer updates: every weight of the model.
+    /// The variables the optimizer updates: the LoRA adapters, or every weight of the model.
     pub fn trainable_params(&self) -> Vec<Param> {
+        if let Some(lora) = &self.lora {
+            return lora.params();
+        }
         let kinds = expected_weights(&self.model.config);
         self.params()
             .vars()
@@ -35,11 +38,19 @@ impl Engine {
             }
             None => guard.insert(AdamW::new(self.trainable_params(), config.optimizer.clone())?),
         };
-        let decoder = Decoder::new(&self.model.config, &self.params().tracked())?;
+        let weights = match &self.lora {
+            Some(lora) => lora.training_weights(self.params())?,
+            None => self.params().tracked(),
+        };
+        let decoder = Decoder::new(&self.model.config, &weights)?;
         let vars: Vec<_> = optimizer.params().iter().map(|p| p.var.clone()).collect();
         let (grads, summary) = batch_gradients(&decoder, &samples, config, &vars)?;
         let report = if summary.loss().is_finite() {
-            optimizer.step(&grads, config.learning_rate)?
+            let report = optimizer.step(&grads, config.learning_rate)?;
+            if let Some(lora) = &self.lora {
+                lora.refresh(self.params())?;
+            }
+            report
         } else {
             optimizer.skipped_steps += 1;
             StepReport { grad_norm: f64::NAN, clipped: false, skipped: true }

@@ -31,6 +31,10 @@ fn config(kind: LossKind) -> TrainConfig {
     TrainConfig { temperature: 0.8, ..TrainConfig::new(LossConfig { eps_low: 0.3, eps_high: 0.3, beta: 0.1, ..LossConfig::new(kind) }, 1e-3) }
 }
 
+pub(crate) fn samples_of(b: &TrainBatch, c: &ModelConfig) -> Vec<Sample> {
+    b.samples(c.vocab_size).unwrap()
+}
+
 fn vars(params: &Params) -> Vec<Var> {
     params.vars().values().cloned().collect()
 }
