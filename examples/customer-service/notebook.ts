@@ -21,7 +21,7 @@ import {
   writeDemoReport,
 } from 'stateset-agents';
 
-const agent = await Agent.create({ model: SHIPPED_MODEL_DIR, generation: { maxNewTokens: 96, seed: 0 } });
+const agent = await Agent.create({ model: SHIPPED_MODEL_DIR, generation: { maxNewTokens: 64, seed: 0 } });
 console.log(agent.policy.config.architecture, 'model loaded from', SHIPPED_MODEL_DIR);
 
 // %% 2. Scenarios: two-turn conversations with a scripted customer, five topics.
@@ -38,7 +38,7 @@ for (const message of trajectories[0].messages) console.log(`${message.role}: ${
 console.log('reward of that conversation:', trajectories[0].reward, trajectories[0].rewardScores);
 
 // %% 5. Before training: the held-out figures.
-const before = await evaluateDemo(agent, heldout, { seed: 0, maxNewTokens: 96 });
+const before = await evaluateDemo(agent, heldout, { seed: 0, maxNewTokens: 64 });
 console.log('before', before.metrics);
 
 // %% 6. Train with GRPO: groups of 8 conversations per scenario, the trainer's run folder in out/run.
@@ -49,12 +49,12 @@ await train({
   rewards: demoRewardFunctions(),
   scenarios: trainScenarios,
   algorithm: 'grpo',
-  config: { steps: 12, seed: 0, batchSize: 8, groupSize: 8, learningRate: 1e-3, generation: { maxNewTokens: 96 } },
+  config: { steps: 12, seed: 0, batchSize: 4, groupSize: 8, learningRate: 2e-3, generation: { maxNewTokens: 64 } },
   out: join(out, 'run'),
 });
 
 // %% 7. After training: the same held-out scenarios, and how far the policy moved from the base model.
-const after = await evaluateDemo(agent, heldout, { seed: 0, maxNewTokens: 96 });
+const after = await evaluateDemo(agent, heldout, { seed: 0, maxNewTokens: 64 });
 const kl = await klToBase(await loadModel(SHIPPED_MODEL_DIR), after.conversations);
 console.log('after', after.metrics, 'KL to base', kl);
 

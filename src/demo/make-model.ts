@@ -38,10 +38,10 @@ export interface DemoModelSummary {
 
 /** The SFT recipe of the shipped model. */
 export const DEMO_MODEL_SFT = {
-  steps: 400,
-  batchSize: 32,
-  learningRate: 3e-3,
-  warmupSteps: 20,
+  steps: 100,
+  batchSize: 16,
+  learningRate: 1e-2,
+  warmupSteps: 10,
 } as const;
 
 export async function makeDemoModel(options: MakeDemoModelOptions): Promise<DemoModelSummary> {
@@ -69,7 +69,7 @@ export async function makeDemoModel(options: MakeDemoModelOptions): Promise<Demo
         warmupSteps: DEMO_MODEL_SFT.warmupSteps,
         saveEvery: 0,
       },
-      tracking: { console: { quiet: true }, tensorboard: false },
+      tracking: { console: false, tensorboard: false },
       out: join(work, 'run'),
     });
     await trainableModel(result.agent).save(options.outDir);

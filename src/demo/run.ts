@@ -5,15 +5,15 @@
  * report.json and report.html. The run folder of the training is DIR/run.
  */
 import { join } from 'node:path';
-import { Agent } from '../agent/agent.js';
 import { StatesetError } from '../core/errors.js';
-import { loadModel, type Model } from '../model/model.js';
+import { loadModel } from '../model/model.js';
 import type { DeepPartial, TrainerConfig } from '../train/config.js';
+import { createTrainableAgent } from '../train/trainable-agent.js';
 import { train } from '../train/trainer.js';
 import type { TrackingOptions } from '../train/tracking.js';
 import { evaluateDemo, klToBase, type DemoEvaluation } from './evaluate.js';
 import { demoRewardFunctions } from './metrics.js';
-import { demoModelPath } from './model-path.js';
+import { demoModelPath, SHIPPED_MODEL_NAME } from './model-path.js';
 import { writeDemoReport, type DemoReport, type DemoSample, type TrainingPoint } from './report.js';
 import { DEMO_TOPICS, demoEnvironment, demoScenarios, type DemoScenario } from './scenarios.js';
 
@@ -37,6 +37,8 @@ export interface DemoOptions {
   heldoutScenarios?: number;
   /** Sample conversations in the report. Default 5 (one per topic). */
   samples?: number;
+  /** LoRA of a model other than 'tiny'. Default DEMO_DEFAULTS.lora. */
+  lora?: { rank: number; alpha: number };
   /** Trainer fields laid over the demo's defaults. */
   config?: DeepPartial<TrainerConfig>;
   tracking?: TrackingOptions;
@@ -47,11 +49,12 @@ export interface DemoOptions {
 /** The demo's trainer settings: small batches, a learning rate that moves a tiny model in a few steps. */
 export const DEMO_DEFAULTS = {
   steps: 12,
-  maxNewTokens: 96,
+  maxNewTokens: 64,
+  lora: { rank: 8, alpha: 16 },
   config: {
-    batchSize: 8,
+    batchSize: 4,
     groupSize: 8,
-    learningRate: 1e-3,
+    learningRate: 2e-3,
     maxGradNorm: 1.0,
     saveEvery: 0,
     samplesPerStep: 4,
@@ -64,13 +67,15 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   const steps = options.steps ?? DEMO_DEFAULTS.steps;
   const seed = options.seed ?? 0;
   const log = options.log ?? ((line: string) => console.log(line));
-  const model = options.model ?? 'tiny';
+  const model = options.model ?? SHIPPED_MODEL_NAME;
   const path = demoModelPath(model);
   const evalEvery = options.evalEvery ?? Math.max(1, Math.round(steps / 4));
   const heldout = acrossTopics(demoScenarios('heldout'), options.heldoutScenarios);
   const maxNewTokens = options.config?.generation?.maxNewTokens ?? DEMO_DEFAULTS.maxNewTokens;
 
-  const agent = await Agent.create({ model: path, generation: { maxNewTokens, seed } });
+  // The shipped tiny model trains every weight; a real model trains LoRA adapters.
+  const lora = model === SHIPPED_MODEL_NAME ? undefined : (options.lora ?? DEMO_DEFAULTS.lora);
+  const agent = await createTrainableAgent({ model: path, generation: { maxNewTokens, seed }, ...(lora ? { lora } : {}) }, { loraSeed: seed });
   const base = await loadModel(path);
   const evaluation = { seed, maxNewTokens };
   const measure = async (step: number): Promise<{ point: TrainingPoint; result: DemoEvaluation }> => {
