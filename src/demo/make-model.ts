@@ -5,17 +5,18 @@
  * polite and often long: the starting point the RL demo improves. Same seed and steps,
  * same weights (on CPU).
  */
+import { fork } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Agent } from '../agent/agent.js';
+import { StatesetError } from '../core/errors.js';
 import { makeTinyModel } from '../io/models.js';
-import { train } from '../train/trainer.js';
-import { trainableModel } from '../train/trainable.js';
-import { demoCorpus } from './corpus.js';
 import { evaluateDemo } from './evaluate.js';
 import type { ReplyMetrics } from './metrics.js';
 import { demoScenarios } from './scenarios.js';
+import type { SftSegment } from './sft-segment.js';
 
 export interface MakeDemoModelOptions {
   outDir: string;
@@ -53,33 +54,41 @@ export async function makeDemoModel(options: MakeDemoModelOptions): Promise<Demo
     const baseDir = join(work, 'base');
     const info = makeTinyModel({ arch: 'gpt2', outDir: baseDir, seed });
     log(`make-demo-model: ${info.config.numParameters} parameters; SFT for ${steps} steps on the customer-service corpus`);
-    const agent = await Agent.create({ model: baseDir });
-    const dataset = demoCorpus(demoScenarios('train')).map((messages) => ({ messages }));
-    const result = await train({
-      agent,
-      algorithm: 'sft',
-      dataset,
-      config: {
-        steps,
-        seed,
-        batchSize: DEMO_MODEL_SFT.batchSize,
-        microBatchSize: DEMO_MODEL_SFT.batchSize,
-        learningRate: DEMO_MODEL_SFT.learningRate,
-        lrSchedule: 'cosine',
-        warmupSteps: DEMO_MODEL_SFT.warmupSteps,
-        saveEvery: 0,
-      },
-      tracking: { console: false, tensorboard: false },
-      out: join(work, 'run'),
-    });
-    await trainableModel(result.agent).save(options.outDir);
-    const heldout = (await evaluateDemo(result.agent, demoScenarios('heldout'), { seed, maxNewTokens: 96 })).metrics;
-    const summary = { outDir: options.outDir, numParameters: info.config.numParameters, sftSteps: steps, finalLoss: Number(result.lastMetrics?.loss), heldout };
+    let finalLoss = NaN;
+    // Each segment runs in its own process and resumes the run from its checkpoint (bit
+    // for bit on CPU): the native training step's memory grows with every step, and a
+    // fresh process returns it.
+    for (let upTo = Math.min(STEPS_PER_PROCESS, steps), first = true; ; upTo = Math.min(upTo + STEPS_PER_PROCESS, steps), first = false) {
+      finalLoss = await inChildProcess({ ...DEMO_MODEL_SFT, baseDir, runDir: join(work, 'run'), outDir: options.outDir, upTo, resume: !first, seed, totalSteps: steps });
+      log(`make-demo-model: step ${upTo}/${steps}, loss ${finalLoss.toFixed(4)}`);
+      if (upTo >= steps) break;
+    }
+    const agent = await Agent.create({ model: options.outDir });
+    const heldout = (await evaluateDemo(agent, demoScenarios('heldout'), { seed, maxNewTokens: 96 })).metrics;
+    const summary = { outDir: options.outDir, numParameters: info.config.numParameters, sftSteps: steps, finalLoss, heldout };
     await writeFile(join(options.outDir, 'README.md'), modelCard(summary, seed));
     return summary;
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** SFT steps per child process. */
+const STEPS_PER_PROCESS = 20;
+
+function inChildProcess(segment: SftSegment): Promise<number> {
+  const here = fileURLToPath(import.meta.url);
+  const worker = join(dirname(here), `sft-segment${extname(here)}`);
+  return new Promise((resolve, reject) => {
+    const child = fork(worker, [JSON.stringify(segment)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+    let out = '';
+    child.stdout!.on('data', (chunk) => (out += chunk));
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code === 0) resolve(JSON.parse(out).loss);
+      else reject(new StatesetError('ERR_COMPUTE', `an SFT segment of the demo model failed (exit code ${code}); see its output above.`));
+    });
+  });
 }
 
 function modelCard(summary: DemoModelSummary, seed: number): string {
