@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { StatesetError } from '../core/errors.js';
 import { registerConvertModel } from './convert-model.js';
+import { registerDemo } from './demo.js';
 import { registerMakeTinyModel } from './make-tiny-model.js';
 import { registerTrain } from './train.js';
 import { registerEval } from './eval.js';
@@ -23,6 +24,7 @@ export async function main(argv: string[]): Promise<number> {
   registerTrain(program);
   registerEval(program);
   registerChat(program);
+  registerDemo(program);
   try {
     await program.parseAsync(argv);
     return 0;

@@ -1,0 +1,41 @@
+/** `stateset-agents demo`: trains the customer-service agent and writes its report. */
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { fail } from '../core/errors.js';
+import { DEMO_ALGORITHMS, DEMO_DEFAULTS, runDemo, type DemoAlgorithm } from '../demo/run.js';
+
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .description('train a customer-service agent to be polite and concise, and write report.json and report.html')
+    .option('--model <model>', "'tiny' (the shipped model) or a model folder or .gguf file", 'tiny')
+    .option('--algorithm <name>', DEMO_ALGORITHMS.join(' | '), 'grpo')
+    .option('--steps <n>', 'training steps', String(DEMO_DEFAULTS.steps))
+    .option('--seed <n>', 'seed of every random choice', '0')
+    .option('--out <dir>', 'folder for the report and the run', 'demo-report')
+    .action(async (options: { model: string; algorithm: string; steps: string; seed: string; out: string }) => {
+      if (!DEMO_ALGORITHMS.includes(options.algorithm as DemoAlgorithm)) {
+        fail('ERR_INVALID_ARGUMENT', `--algorithm must be one of ${DEMO_ALGORITHMS.join(', ')}, got '${options.algorithm}'`);
+      }
+      const out = resolve(options.out);
+      const report = await runDemo({
+        model: options.model === 'tiny' ? 'tiny' : resolve(options.model),
+        algorithm: options.algorithm as DemoAlgorithm,
+        steps: integerOption('--steps', options.steps, 1),
+        seed: integerOption('--seed', options.seed, 0),
+        out,
+      });
+      const { before, after } = report;
+      console.log(
+        `before -> after on held-out scenarios: reward ${before.reward_mean.toFixed(3)} -> ${after.reward_mean.toFixed(3)}, ` +
+          `polite ${before.polite_rate.toFixed(2)} -> ${after.polite_rate.toFixed(2)}, words ${before.mean_words.toFixed(1)} -> ${after.mean_words.toFixed(1)}, ` +
+          `KL to base ${report.kl_to_base.toFixed(4)}`,
+      );
+    });
+}
+
+function integerOption(name: string, text: string, min: number): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < min) fail('ERR_INVALID_ARGUMENT', `${name} must be an integer >= ${min}, got '${text}'`);
+  return value;
+}

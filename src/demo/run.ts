@@ -1,0 +1,141 @@
+/**
+ * The customer-service demo, start to end: evaluate the model on held-out scenarios,
+ * train it with RL (the trainer's `train`) to be polite and concise, measuring the
+ * held-out figures and the KL to the base model as it goes, evaluate again, and write
+ * report.json and report.html. The run folder of the training is DIR/run.
+ */
+import { join } from 'node:path';
+import { StatesetError } from '../core/errors.js';
+import { loadModel } from '../model/model.js';
+import type { DeepPartial, TrainerConfig } from '../train/config.js';
+import { createTrainableAgent } from '../train/trainable-agent.js';
+import { train } from '../train/trainer.js';
+import type { TrackingOptions } from '../train/tracking.js';
+import { evaluateDemo, klToBase, type DemoEvaluation } from './evaluate.js';
+import { demoRewardFunctions } from './metrics.js';
+import { demoModelPath, SHIPPED_MODEL_NAME } from './model-path.js';
+import { writeDemoReport, type DemoReport, type DemoSample, type TrainingPoint } from './report.js';
+import { DEMO_TOPICS, demoEnvironment, demoScenarios, type DemoScenario } from './scenarios.js';
+
+export type DemoAlgorithm = 'grpo' | 'gspo';
+export const DEMO_ALGORITHMS: readonly DemoAlgorithm[] = ['grpo', 'gspo'];
+
+export interface DemoOptions {
+  /** 'tiny' (the shipped model, default) or a model folder or .gguf file. */
+  model?: string;
+  /** Default 'grpo'. */
+  algorithm?: DemoAlgorithm;
+  /** Default DEMO_DEFAULTS.steps. */
+  steps?: number;
+  /** Default 0. */
+  seed?: number;
+  /** Where report.json, report.html and the run folder (run/) go. */
+  out: string;
+  /** Held-out evaluation every this many steps, for the training curves. Default: 4 points over the run. */
+  evalEvery?: number;
+  /** Held-out scenarios evaluated, taken across topics. Default: all of them. */
+  heldoutScenarios?: number;
+  /** Sample conversations in the report. Default 5 (one per topic). */
+  samples?: number;
+  /** LoRA of a model other than 'tiny'. Default DEMO_DEFAULTS.lora. */
+  lora?: { rank: number; alpha: number };
+  /** Trainer fields laid over the demo's defaults. */
+  config?: DeepPartial<TrainerConfig>;
+  tracking?: TrackingOptions;
+  /** Progress lines. Default console.log. */
+  log?: (line: string) => void;
+}
+
+/** The demo's trainer settings: small batches, a learning rate that moves a tiny model in a few steps. */
+export const DEMO_DEFAULTS = {
+  steps: 12,
+  maxNewTokens: 64,
+  lora: { rank: 8, alpha: 16 },
+  config: {
+    batchSize: 4,
+    groupSize: 8,
+    learningRate: 2e-3,
+    maxGradNorm: 1.0,
+    saveEvery: 0,
+    samplesPerStep: 4,
+  } satisfies DeepPartial<TrainerConfig>,
+};
+
+export async function runDemo(options: DemoOptions): Promise<DemoReport> {
+  const algorithm = options.algorithm ?? 'grpo';
+  if (!DEMO_ALGORITHMS.includes(algorithm)) throw new StatesetError('ERR_INVALID_ARGUMENT', `the demo trains with ${DEMO_ALGORITHMS.join(' or ')}, not ${JSON.stringify(algorithm)}.`);
+  const steps = options.steps ?? DEMO_DEFAULTS.steps;
+  const seed = options.seed ?? 0;
+  const log = options.log ?? ((line: string) => console.log(line));
+  const model = options.model ?? SHIPPED_MODEL_NAME;
+  const path = demoModelPath(model);
+  const evalEvery = options.evalEvery ?? Math.max(1, Math.round(steps / 4));
+  const heldout = acrossTopics(demoScenarios('heldout'), options.heldoutScenarios);
+  const maxNewTokens = options.config?.generation?.maxNewTokens ?? DEMO_DEFAULTS.maxNewTokens;
+
+  // The shipped tiny model trains every weight; a real model trains LoRA adapters.
+  const lora = model === SHIPPED_MODEL_NAME ? undefined : (options.lora ?? DEMO_DEFAULTS.lora);
+  const agent = await createTrainableAgent({ model: path, generation: { maxNewTokens, seed }, ...(lora ? { lora } : {}) }, { loraSeed: seed });
+  const base = await loadModel(path);
+  const evaluation = { seed, maxNewTokens };
+  const measure = async (step: number): Promise<{ point: TrainingPoint; result: DemoEvaluation }> => {
+    const result = await evaluateDemo(agent, heldout, evaluation);
+    const kl = step === 0 ? 0 : await klToBase(base, result.conversations);
+    const { reward_mean, polite_rate, mean_words } = result.metrics;
+    log(`demo: step ${step}: reward ${reward_mean.toFixed(3)}, polite ${polite_rate.toFixed(3)}, words ${mean_words.toFixed(1)}, KL ${kl.toFixed(4)}`);
+    return { point: { step, reward_mean, polite_rate, mean_words, kl }, result };
+  };
+
+  const before = await measure(0);
+  const training: TrainingPoint[] = [before.point];
+  let after = before;
+  await train<DemoScenario>({
+    agent,
+    environment: demoEnvironment(),
+    rewards: demoRewardFunctions(),
+    scenarios: demoScenarios('train'),
+    algorithm,
+    config: { ...DEMO_DEFAULTS.config, ...options.config, steps, seed, generation: { ...options.config?.generation, maxNewTokens } },
+    tracking: options.tracking ?? { console: { quiet: true }, tensorboard: false },
+    out: join(options.out, 'run'),
+    describe: { demo: { model } },
+    callbacks: {
+      onStep: async (step) => {
+        if (step % evalEvery !== 0 && step !== steps) return;
+        after = await measure(step);
+        training.push(after.point);
+      },
+    },
+  });
+
+  const report: DemoReport = {
+    model,
+    algorithm,
+    steps,
+    seed,
+    before: before.result.metrics,
+    after: after.result.metrics,
+    kl_to_base: after.point.kl ?? 0,
+    samples: samplesOf(before.result, after.result, options.samples ?? DEMO_TOPICS.length),
+    training,
+  };
+  const files = await writeDemoReport(options.out, report);
+  log(`demo: wrote ${files.json} and ${files.html}`);
+  return report;
+}
+
+/** The first `count` scenarios, taken round-robin over topics so every topic is represented. */
+function acrossTopics(scenarios: DemoScenario[], count = scenarios.length): DemoScenario[] {
+  if (!(Number.isInteger(count) && count >= 1)) throw new StatesetError('ERR_INVALID_ARGUMENT', `heldoutScenarios must be a positive integer, got ${count}.`);
+  const byTopic = DEMO_TOPICS.map((topic) => scenarios.filter((s) => s.metadata.topic === topic));
+  const ordered = byTopic[0].flatMap((_, i) => byTopic.flatMap((list) => (i < list.length ? [list[i]] : [])));
+  return ordered.slice(0, count);
+}
+
+function samplesOf(before: DemoEvaluation, after: DemoEvaluation, count: number): DemoSample[] {
+  return before.conversations.slice(0, count).map((b, i) => ({
+    scenario: b.scenario.id,
+    before: b.messages.filter((m) => m.role !== 'system'),
+    after: after.conversations[i].messages.filter((m) => m.role !== 'system'),
+  }));
+}
