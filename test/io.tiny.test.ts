@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inspectModel, makeTinyModel, StatesetError, Tokenizer } from '../src/index.js';
+import { inspectModel, makeTinyModel, Tokenizer } from '../src/index.js';
+import { isCode } from './helpers/errors.js';
 import { main } from '../src/cli/index.js';
 
 const made: string[] = [];
@@ -14,14 +15,6 @@ const temp = (): string => {
 };
 after(() => made.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
-function isCode(code: string, mentions: RegExp) {
-  return (err: unknown): boolean => {
-    assert.ok(err instanceof StatesetError, `expected a StatesetError, got ${err}`);
-    assert.equal(err.code, code);
-    assert.match(err.message, mentions);
-    return true;
-  };
-}
 
 for (const arch of ['gpt2', 'llama'] as const) {
   test(`makeTinyModel writes a ${arch} HuggingFace folder that loads back`, async () => {

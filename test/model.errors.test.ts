@@ -1,19 +1,12 @@
 // Bad input to the Model API: a StatesetError with a stable code and a message naming the
 // problem, never a crash.
+import { isCode } from './helpers/errors.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadModel, randomModel, StatesetError, type GenerateOptions } from '../src/index.js';
+import { loadModel, randomModel, type GenerateOptions } from '../src/index.js';
 import { callNativeAsync, native } from '../src/native.js';
 import { tinyModel } from './helpers/tiny-model.js';
 
-function isCode(code: string, mentions: RegExp) {
-  return (err: unknown): boolean => {
-    assert.ok(err instanceof StatesetError, `expected a StatesetError, got ${err}`);
-    assert.equal(err.code, code);
-    assert.match(err.message, mentions);
-    return true;
-  };
-}
 
 test('token ids outside the vocabulary are rejected with their place', async () => {
   const { model } = await tinyModel('llama');

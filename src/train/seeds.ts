@@ -26,8 +26,8 @@ export function deriveSeed(seed: number, index: number, purpose: SeedPurpose, ro
   return mix([seed, Math.floor(seed / 2 ** 32), index, PURPOSE_CODES[purpose], round]) >>> 1;
 }
 
-/** A seeded PRNG (mulberry32) for the few shuffles the trainer makes. */
-function random(seed: number): () => number {
+/** A seeded PRNG (mulberry32) for the few shuffles the trainer makes (and the tests). */
+export function random(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
