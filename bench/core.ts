@@ -62,8 +62,11 @@ for (const n of SIZES) {
   }
 }
 
-/** The smallest size from which native is faster at every larger probed size. */
-function crossover(kernel: Result['kernel']): number {
+/**
+ * The smallest probed size from which native is faster at every larger probed size, or
+ * null when the reference is faster even at the largest probed size.
+ */
+function crossover(kernel: Result['kernel']): number | null {
   let from = Infinity;
   for (const n of [...CROSSOVER_SIZES].reverse()) {
     const rewards = randomFloats(n);
@@ -75,7 +78,7 @@ function crossover(kernel: Result['kernel']): number {
     if (bestSecondsPerCall(run[0]) > bestSecondsPerCall(run[1])) break;
     from = n;
   }
-  return from;
+  return Number.isFinite(from) ? from : null;
 }
 
 console.log(
