@@ -124,7 +124,9 @@ impl AdamW {
             let Some(g) = grads.get(p.var.as_tensor()) else { continue };
             let decay = if c.decay_kinds.contains(&p.kind) { lr * c.weight_decay } else { 0.0 };
             let mut update = || -> candle_core::Result<()> {
-                let g = g.to_dtype(DType::F32)?.affine(factor, 0.0)?;
+                // A weight's gradient from candle's backward still references the forward
+                // graph; moments built on it would keep every step's activations alive.
+                let g = g.detach().to_dtype(DType::F32)?.affine(factor, 0.0)?;
                 state.m = (state.m.affine(c.beta1, 0.0)? + g.affine(1.0 - c.beta1, 0.0)?)?;
                 state.v = (state.v.affine(c.beta2, 0.0)? + g.sqr()?.affine(1.0 - c.beta2, 0.0)?)?;
                 let m_hat = state.m.affine(1.0 / correction1, 0.0)?;

@@ -40,9 +40,12 @@ impl Accumulator<'_> {
     fn add(&mut self, grads: &GradStore) -> Result<()> {
         for (sum, var) in self.sums.iter_mut().zip(self.vars) {
             if let Some(g) = grads.get(var.as_tensor()) {
+                // Detached: a weight's gradient references its micro-batch's forward graph,
+                // which would otherwise live until the end of the step.
+                let g = g.detach();
                 *sum = Some(match sum.take() {
                     Some(s) => (s + g)?,
-                    None => g.clone(),
+                    None => g,
                 });
             }
         }
