@@ -134,7 +134,8 @@ fn backward_from(input: &Tensor, backward: impl FnOnce(&Tensor) -> Result<GradSt
     let grads = backward(leaf.as_tensor())?;
     sums.add(&grads)?;
     Ok(match grads.get(leaf.as_tensor()) {
-        Some(g) => g.clone(),
+        // Detached: the next block needs its value, not a path back into this block's graph.
+        Some(g) => g.detach(),
         None => input.zeros_like()?,
     })
 }
