@@ -15,19 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { loadModel, makeTinyModel, measureMachine, randomModel, type MachineCeilings, type Model } from '../src/index.js';
+import { SMOLLM2_135M_SHAPE } from './shapes.js';
 
-const SMOLLM2_135M_SHAPE = {
-  model_type: 'llama',
-  hidden_size: 576,
-  num_hidden_layers: 30,
-  num_attention_heads: 9,
-  num_key_value_heads: 3,
-  intermediate_size: 1536,
-  vocab_size: 49152,
-  max_position_embeddings: 2048,
-  rope_theta: 100000,
-  tie_word_embeddings: true,
-};
 
 const PROMPT_TOKENS = 16;
 const BATCHES = [1, 8, 32];
