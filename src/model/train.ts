@@ -4,7 +4,7 @@
  * backward, clipping, AdamW) runs natively, off the event loop.
  */
 import { fail } from '../core/errors.js';
-import { resolveLossConfig, type PolicyLossConfig } from '../algorithms/loss-options.js';
+import { resolveLossConfig, type PolicyLossConfig, type PolicyLossMetrics } from '../algorithms/loss-options.js';
 import { toFloat32, toInt32, toMask } from '../algorithms/inputs.js';
 import type { NativeLoraOptions, NativeTrainBatch, NativeTrainConfig } from '../native.js';
 
@@ -43,24 +43,14 @@ export interface TrainStepConfig extends Omit<PolicyLossConfig, 'returnGrad'> {
   activationCheckpointing?: boolean;
 }
 
-export interface TrainStepMetrics {
+/** The loss's metrics over the whole batch, plus those of the optimizer step. */
+export interface TrainStepMetrics extends PolicyLossMetrics {
   /** policy_loss + beta * kl. */
   loss: number;
-  policy_loss: number;
-  kl: number;
   /** Mean entropy of the policy over loss tokens. */
   entropy: number;
   /** Global gradient norm before clipping (NaN on a skipped step). */
   grad_norm: number;
-  clip_frac: number;
-  clip_frac_low: number;
-  clip_frac_high: number;
-  dual_clip_frac: number;
-  ratio_mean: number;
-  ratio_min: number;
-  ratio_max: number;
-  /** Loss tokens in the batch. */
-  tokens: number;
   lr: number;
   /** The loss or gradient was not finite: the weights were left unchanged. */
   skipped: boolean;
