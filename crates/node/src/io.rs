@@ -87,13 +87,7 @@ fn model_info(m: &LoadedModel) -> ModelInfo {
         bos: m.special_tokens.bos.as_ref().map(token_info),
         eos: m.special_tokens.eos.iter().map(token_info).collect(),
         pad: m.special_tokens.pad.as_ref().map(token_info),
-        generation: GenerationInfo {
-            temperature: g.temperature,
-            top_p: g.top_p,
-            top_k: g.top_k.map(|k| k as u32),
-            repetition_penalty: g.repetition_penalty,
-            max_new_tokens: g.max_new_tokens.map(|n| n as u32),
-        },
+        generation: generation_info(g),
         tokenizer_size: m.tokenizer.vocab_size() as u32,
     }
 }
@@ -201,5 +195,16 @@ impl Tokenizer {
     #[napi]
     pub fn id_to_token(&self, id: u32) -> Option<String> {
         self.inner.id_to_token(id)
+    }
+}
+
+/// A model's sampling defaults (generation_config.json) as JavaScript sees them.
+pub fn generation_info(g: &rl_core::io::GenerationDefaults) -> GenerationInfo {
+    GenerationInfo {
+        temperature: g.temperature,
+        top_p: g.top_p,
+        top_k: g.top_k.map(|k| k as u32),
+        repetition_penalty: g.repetition_penalty,
+        max_new_tokens: g.max_new_tokens.map(|n| n as u32),
     }
 }

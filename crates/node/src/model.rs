@@ -98,15 +98,6 @@ pub fn random_model(config_json: String, seed: u32, threads: Option<u32>, lora: 
 }
 
 #[napi(object)]
-pub struct NativeGenerationDefaults {
-    pub temperature: Option<f64>,
-    pub top_p: Option<f64>,
-    pub top_k: Option<u32>,
-    pub repetition_penalty: Option<f64>,
-    pub max_new_tokens: Option<u32>,
-}
-
-#[napi(object)]
 pub struct NativeModelConfig {
     pub architecture: String,
     pub vocab_size: u32,
@@ -127,7 +118,7 @@ pub struct NativeModelConfig {
     pub pad_token: Option<String>,
     pub pad_token_id: Option<u32>,
     pub chat_template: Option<String>,
-    pub generation: NativeGenerationDefaults,
+    pub generation: crate::io::GenerationInfo,
 }
 
 #[napi(object)]
@@ -267,13 +258,7 @@ impl Model {
             pad_token: special.pad.as_ref().map(|t| t.text.clone()),
             pad_token_id: special.pad.as_ref().map(|t| t.id),
             chat_template: m.chat_template.clone(),
-            generation: NativeGenerationDefaults {
-                temperature: g.temperature,
-                top_p: g.top_p,
-                top_k: g.top_k.map(|k| k as u32),
-                repetition_penalty: g.repetition_penalty,
-                max_new_tokens: g.max_new_tokens.map(|n| n as u32),
-            },
+            generation: crate::io::generation_info(g),
         }
     }
 
