@@ -23,7 +23,7 @@ export type {
   Mask,
   Scale,
 } from './algorithms/types.js';
-export { makeTinyModel, inspectModel, convertModel, Tokenizer, type MakeTinyModelOptions } from './io/models.js';
+export { makeTinyModel, inspectModel, convertModel, Tokenizer, type MakeTinyModelOptions, type TinySize } from './io/models.js';
 export type { Architecture, GenerationDefaults, ModelConfigInfo, ModelInfo, SpecialToken } from './io/types.js';
 export { Model, loadModel, randomModel } from './model/model.js';
 export type {

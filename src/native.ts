@@ -7,33 +7,13 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { StatesetError, type ErrorCode } from './core/errors.js';
-import type { LossNormalizer, PolicyLossResult, ResolvedLossConfig } from './algorithms/loss-options.js';
-import type { GenerationDefaults, ModelInfo } from './io/types.js';
+import type { LossNormalizer, PolicyLossMetrics, PolicyLossResult, ResolvedLossConfig } from './algorithms/loss-options.js';
+import type { ModelInfo } from './io/types.js';
+import type { TinySize } from './io/models.js';
 import type { TrainStepMetrics } from './model/train.js';
 
-/** The addon's model configuration (crates/node/src/model.rs). */
-export interface NativeModelConfig {
-  architecture: string;
-  vocabSize: number;
-  hiddenSize: number;
-  numLayers: number;
-  numHeads: number;
-  numKvHeads: number;
-  headDim: number;
-  intermediateSize: number;
-  maxPositionEmbeddings: number;
-  numParameters: number;
-  tieWordEmbeddings: boolean;
-  bosToken?: string;
-  bosTokenId?: number;
-  eosTokens: string[];
-  eosTokenIds: number[];
-  padToken?: string;
-  padTokenId?: number;
-  ropeTheta: number;
-  chatTemplate?: string;
-  generation: GenerationDefaults;
-}
+/** A training step's metrics as the addon returns them: the loss's own metrics nested. */
+export type NativeTrainMetrics = Omit<TrainStepMetrics, keyof PolicyLossMetrics> & { policy: PolicyLossMetrics };
 
 export interface NativeGenerateOptions {
   maxNewTokens: number;
@@ -54,7 +34,7 @@ export interface NativeScoreOptions {
 
 /** The addon's `Model` class. */
 export interface NativeModel {
-  config(): NativeModelConfig;
+  config(): ModelInfo;
   tokenize(text: string): Int32Array;
   detokenize(ids: Int32Array): string;
   generate(
@@ -63,7 +43,7 @@ export interface NativeModel {
   ): Promise<Array<{ tokens: Int32Array; logprobs: Float32Array; finishReason: string }>>;
   score(sequences: Int32Array[], options: NativeScoreOptions): Promise<Array<{ logprobs: Float32Array; entropy?: Float32Array }>>;
   save(dir: string): Promise<void>;
-  trainStep(batch: NativeTrainBatch, config: NativeTrainConfig): Promise<TrainStepMetrics>;
+  trainStep(batch: NativeTrainBatch, config: NativeTrainConfig): Promise<NativeTrainMetrics>;
   saveTrainingState(dir: string): Promise<void>;
   loadTrainingState(dir: string): Promise<void>;
   saveAdapter(dir: string): Promise<void>;
@@ -143,7 +123,7 @@ export interface NativeCore {
   matmulGflops(n: number, reps: number): number;
   copyGbps(bytes: number, reps: number): number;
   __panicInTaskForTests(): Promise<void>;
-  makeTinyModel(arch: string, outDir: string, seed: number | undefined): ModelInfo;
+  makeTinyModel(arch: string, outDir: string, seed: number | undefined, size: TinySize | undefined): ModelInfo;
   inspectModel(path: string): Promise<ModelInfo>;
   convertModel(path: string, outDir: string): Promise<ModelInfo>;
   Tokenizer: { load(path: string): NativeTokenizer };

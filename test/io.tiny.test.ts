@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspectModel, makeTinyModel, Tokenizer } from '../src/index.js';
-import { isCode } from './helpers/errors.js';
+import { isCode, throwsCode } from './helpers/errors.js';
 import { main } from '../src/cli/index.js';
 
 const made: string[] = [];
@@ -33,6 +33,17 @@ for (const arch of ['gpt2', 'llama'] as const) {
     assert.deepEqual(await inspectModel(dir), info);
   });
 }
+
+test('makeTinyModel takes a size; a size that cannot make a model is refused by name', async () => {
+  const dir = temp();
+  const info = makeTinyModel({ arch: 'gpt2', outDir: dir, size: { hiddenSize: 96, numLayers: 3, numHeads: 6 } });
+  assert.deepEqual([info.config.hiddenSize, info.config.numLayers, info.config.numHeads, info.config.headDim, info.config.intermediateSize], [96, 3, 6, 16, 384]);
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+  assert.deepEqual([config.n_embd, config.n_layer, config.n_head], [96, 3, 6]);
+  assert.ok(info.config.numParameters > makeTinyModel({ arch: 'gpt2', outDir: temp() }).config.numParameters);
+  throwsCode(() => makeTinyModel({ arch: 'gpt2', outDir: temp(), size: { hiddenSize: 100, numHeads: 6 } }), 'ERR_INVALID_ARGUMENT', /divisible by its heads/);
+  throwsCode(() => makeTinyModel({ arch: 'llama', outDir: temp(), size: { numLayers: 1.5 } }), 'ERR_INVALID_ARGUMENT', /size\.numLayers/);
+});
 
 test('the tokenizer round-trips a chat turn and recognizes special tokens', () => {
   const dir = temp();

@@ -27,7 +27,7 @@ describe('stateset-agents train', () => {
     const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'));
     assert.equal(config.trainer.steps, 5);
     assert.equal(config.trainer.algorithm, 'grpo');
-    assert.equal(config.run.model, 'tiny');
+    assert.equal(config.run.model, '../../models/customer-service-tiny');
 
     const metrics = readJsonl(join(run, 'metrics.jsonl'));
     assert.deepEqual(metrics.map((m) => m.step), [1, 2, 3, 4, 5]);

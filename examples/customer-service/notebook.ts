@@ -49,7 +49,7 @@ await train({
   rewards: demoRewardFunctions(),
   scenarios: trainScenarios,
   algorithm: 'grpo',
-  config: { steps: 12, seed: 0, batchSize: 4, groupSize: 8, learningRate: 2e-3, generation: { maxNewTokens: 64 } },
+  config: { steps: 16, seed: 0, batchSize: 4, groupSize: 8, learningRate: 1e-4, loss: { beta: 0.05 }, generation: { maxNewTokens: 64 } },
   out: join(out, 'run'),
 });
 
@@ -67,7 +67,7 @@ const samples = before.conversations.slice(0, 3).map((b, i) => ({
 const files = await writeDemoReport(out, {
   model: 'tiny',
   algorithm: 'grpo',
-  steps: 12,
+  steps: 16,
   seed: 0,
   before: before.metrics,
   after: after.metrics,
@@ -75,7 +75,7 @@ const files = await writeDemoReport(out, {
   samples,
   training: [
     { step: 0, ...before.metrics, kl: 0 },
-    { step: 12, ...after.metrics, kl },
+    { step: 16, ...after.metrics, kl },
   ],
 });
 console.log('open', files.html);

@@ -5,18 +5,17 @@
  * polite and often long: the starting point the RL demo improves. Same seed and steps,
  * same weights (on CPU).
  */
-import { fork } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, extname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Agent } from '../agent/agent.js';
-import { StatesetError } from '../core/errors.js';
 import { makeTinyModel } from '../io/models.js';
+import { trainableModel } from '../train/trainable.js';
+import { train } from '../train/trainer.js';
+import { demoCorpus } from './corpus.js';
 import { evaluateDemo } from './evaluate.js';
 import type { ReplyMetrics } from './metrics.js';
 import { demoScenarios } from './scenarios.js';
-import type { SftSegment } from './sft-segment.js';
 
 export interface MakeDemoModelOptions {
   outDir: string;
@@ -37,12 +36,15 @@ export interface DemoModelSummary {
   heldout: ReplyMetrics;
 }
 
+/** The shape of the shipped model (GPT-2, MLP 4x hidden). */
+export const DEMO_MODEL_SIZE = { hiddenSize: 192, numLayers: 4, numHeads: 6 } as const;
+
 /** The SFT recipe of the shipped model. */
 export const DEMO_MODEL_SFT = {
-  steps: 100,
+  steps: 600,
   batchSize: 16,
-  learningRate: 1e-2,
-  warmupSteps: 10,
+  learningRate: 3e-3,
+  warmupSteps: 20,
 } as const;
 
 export async function makeDemoModel(options: MakeDemoModelOptions): Promise<DemoModelSummary> {
@@ -52,17 +54,28 @@ export async function makeDemoModel(options: MakeDemoModelOptions): Promise<Demo
   const work = await mkdtemp(join(tmpdir(), 'stateset-demo-model-'));
   try {
     const baseDir = join(work, 'base');
-    const info = makeTinyModel({ arch: 'gpt2', outDir: baseDir, seed });
+    const info = makeTinyModel({ arch: 'gpt2', outDir: baseDir, seed, size: DEMO_MODEL_SIZE });
     log(`make-demo-model: ${info.config.numParameters} parameters; SFT for ${steps} steps on the customer-service corpus`);
-    let finalLoss = NaN;
-    // Each segment runs in its own process and resumes the run from its checkpoint (bit
-    // for bit on CPU): the native training step's memory grows with every step, and a
-    // fresh process returns it.
-    for (let upTo = Math.min(STEPS_PER_PROCESS, steps), first = true; ; upTo = Math.min(upTo + STEPS_PER_PROCESS, steps), first = false) {
-      finalLoss = await inChildProcess({ ...DEMO_MODEL_SFT, baseDir, runDir: join(work, 'run'), outDir: options.outDir, upTo, resume: !first, seed, totalSteps: steps });
-      log(`make-demo-model: step ${upTo}/${steps}, loss ${finalLoss.toFixed(4)}`);
-      if (upTo >= steps) break;
-    }
+    const sft = await train({
+      agent: await Agent.create({ model: baseDir }),
+      algorithm: 'sft',
+      dataset: demoCorpus(demoScenarios('train')).map((messages) => ({ messages })),
+      config: {
+        steps,
+        seed,
+        batchSize: DEMO_MODEL_SFT.batchSize,
+        microBatchSize: DEMO_MODEL_SFT.batchSize,
+        learningRate: DEMO_MODEL_SFT.learningRate,
+        lrSchedule: 'cosine',
+        warmupSteps: DEMO_MODEL_SFT.warmupSteps,
+        saveEvery: 0,
+      },
+      tracking: { console: false, tensorboard: false },
+      out: join(work, 'run'),
+      callbacks: { onStep: (step, metrics) => (step % 50 === 0 || step === steps ? log(`make-demo-model: step ${step}/${steps}, loss ${Number(metrics.loss).toFixed(4)}`) : undefined) },
+    });
+    await trainableModel(sft.agent).save(options.outDir);
+    const finalLoss = Number(sft.lastMetrics?.loss);
     const agent = await Agent.create({ model: options.outDir });
     const heldout = (await evaluateDemo(agent, demoScenarios('heldout'), { seed, maxNewTokens: 96 })).metrics;
     const summary = { outDir: options.outDir, numParameters: info.config.numParameters, sftSteps: steps, finalLoss, heldout };
@@ -73,30 +86,12 @@ export async function makeDemoModel(options: MakeDemoModelOptions): Promise<Demo
   }
 }
 
-/** SFT steps per child process. */
-const STEPS_PER_PROCESS = 20;
-
-function inChildProcess(segment: SftSegment): Promise<number> {
-  const here = fileURLToPath(import.meta.url);
-  const worker = join(dirname(here), `sft-segment${extname(here)}`);
-  return new Promise((resolve, reject) => {
-    const child = fork(worker, [JSON.stringify(segment)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
-    let out = '';
-    child.stdout!.on('data', (chunk) => (out += chunk));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code === 0) resolve(JSON.parse(out).loss);
-      else reject(new StatesetError('ERR_COMPUTE', `an SFT segment of the demo model failed (exit code ${code}); see its output above.`));
-    });
-  });
-}
-
 function modelCard(summary: DemoModelSummary, seed: number): string {
   const h = summary.heldout;
   return `# customer-service-tiny
 
 The default model of \`stateset-agents demo\`: a ${summary.numParameters}-parameter GPT-2
-(hidden 64, 2 layers, the project's tiny byte-level BPE tokenizer, ChatML) made by
+(hidden ${DEMO_MODEL_SIZE.hiddenSize}, ${DEMO_MODEL_SIZE.numLayers} layers, ${DEMO_MODEL_SIZE.numHeads} heads, the project's tiny byte-level BPE tokenizer, ChatML) made by
 \`npm run make:demo-model\` (src/demo/make-model.ts): random weights (seed ${seed}), then
 ${summary.sftSteps} SFT steps on the synthetic customer-service corpus (src/demo/corpus.ts),
 whose replies are polite a third of the time and long two thirds of the time.

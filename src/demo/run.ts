@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { StatesetError } from '../core/errors.js';
 import { loadModel } from '../model/model.js';
-import type { DeepPartial, TrainerConfig } from '../train/config.js';
+import { deepMerge, type DeepPartial, type TrainerConfig } from '../train/config.js';
 import { createTrainableAgent } from '../train/trainable-agent.js';
 import { train } from '../train/trainer.js';
 import type { TrackingOptions } from '../train/tracking.js';
@@ -33,11 +33,11 @@ export interface DemoOptions {
   out: string;
   /** Held-out evaluation every this many steps, for the training curves. Default: 4 points over the run. */
   evalEvery?: number;
-  /** Held-out scenarios evaluated, taken across topics. Default: all of them. */
+  /** Held-out scenarios evaluated, taken across topics. Default: the model kind's setting in DEMO_DEFAULTS. */
   heldoutScenarios?: number;
   /** Sample conversations in the report. Default 5 (one per topic). */
   samples?: number;
-  /** LoRA of a model other than 'tiny'. Default DEMO_DEFAULTS.lora. */
+  /** LoRA of a model other than 'tiny'. Default DEMO_DEFAULTS.other.lora. */
   lora?: { rank: number; alpha: number };
   /** Trainer fields laid over the demo's defaults. */
   config?: DeepPartial<TrainerConfig>;
@@ -46,19 +46,35 @@ export interface DemoOptions {
   log?: (line: string) => void;
 }
 
-/** The demo's trainer settings: small batches, a learning rate that moves a tiny model in a few steps. */
+/** What the demo trains and evaluates with, for one kind of model. */
+export interface DemoSettings {
+  /** Held-out scenarios evaluated (taken across topics). */
+  heldoutScenarios: number;
+  /** LoRA adapters to train; absent: every weight trains. */
+  lora?: { rank: number; alpha: number };
+  config: DeepPartial<TrainerConfig>;
+}
+
+/**
+ * The demo's settings. The shipped tiny model trains every weight; any other model trains
+ * LoRA adapters, with fewer episodes per step (a 100M-parameter model costs hundreds of
+ * times more per token on a CPU) and fewer held-out scenarios.
+ */
 export const DEMO_DEFAULTS = {
-  steps: 12,
+  steps: 16,
   maxNewTokens: 64,
-  lora: { rank: 8, alpha: 16 },
-  config: {
-    batchSize: 4,
-    groupSize: 8,
-    learningRate: 2e-3,
-    maxGradNorm: 1.0,
-    saveEvery: 0,
-    samplesPerStep: 4,
-  } satisfies DeepPartial<TrainerConfig>,
+  tiny: {
+    heldoutScenarios: 45,
+    // Small steps and a KL penalty to the SFT model: larger steps find replies such as
+    // "Thank you youred youred ..." that score well and read badly.
+    config: { batchSize: 4, groupSize: 8, learningRate: 1e-4, loss: { beta: 0.05 }, maxGradNorm: 1.0, saveEvery: 0, samplesPerStep: 4 },
+  } satisfies DemoSettings,
+  other: {
+    heldoutScenarios: 15,
+    lora: { rank: 8, alpha: 16 },
+    // Two sequences per pass with activation checkpointing keep a 135M model's training near 2 GB.
+    config: { batchSize: 2, groupSize: 4, microBatchSize: 2, activationCheckpointing: true, learningRate: 2e-4, loss: { beta: 0 }, maxGradNorm: 1.0, saveEvery: 0, samplesPerStep: 2 },
+  } satisfies DemoSettings,
 };
 
 export async function runDemo(options: DemoOptions): Promise<DemoReport> {
@@ -70,11 +86,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   const model = options.model ?? SHIPPED_MODEL_NAME;
   const path = demoModelPath(model);
   const evalEvery = options.evalEvery ?? Math.max(1, Math.round(steps / 4));
-  const heldout = acrossTopics(demoScenarios('heldout'), options.heldoutScenarios);
+  const settings: DemoSettings = model === SHIPPED_MODEL_NAME ? DEMO_DEFAULTS.tiny : { ...DEMO_DEFAULTS.other, lora: options.lora ?? DEMO_DEFAULTS.other.lora };
+  const heldout = acrossTopics(demoScenarios('heldout'), options.heldoutScenarios ?? settings.heldoutScenarios);
   const maxNewTokens = options.config?.generation?.maxNewTokens ?? DEMO_DEFAULTS.maxNewTokens;
 
-  // The shipped tiny model trains every weight; a real model trains LoRA adapters.
-  const lora = model === SHIPPED_MODEL_NAME ? undefined : (options.lora ?? DEMO_DEFAULTS.lora);
+  const lora = settings.lora;
   const agent = await createTrainableAgent({ model: path, generation: { maxNewTokens, seed }, ...(lora ? { lora } : {}) }, { loraSeed: seed });
   const base = await loadModel(path);
   const evaluation = { seed, maxNewTokens };
@@ -95,7 +111,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     rewards: demoRewardFunctions(),
     scenarios: demoScenarios('train'),
     algorithm,
-    config: { ...DEMO_DEFAULTS.config, ...options.config, steps, seed, generation: { ...options.config?.generation, maxNewTokens } },
+    config: deepMerge(settings.config, { ...options.config, steps, seed, generation: { ...options.config?.generation, maxNewTokens } }) as DeepPartial<TrainerConfig>,
     tracking: options.tracking ?? { console: { quiet: true }, tensorboard: false },
     out: join(options.out, 'run'),
     describe: { demo: { model } },

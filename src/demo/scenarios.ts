@@ -29,7 +29,12 @@ export interface DemoScenario extends ConversationScenario {
 
 export const DEMO_SYSTEM_PROMPT = 'You are a customer-service assistant for an online shop.';
 
-const TRAIN_PRODUCTS = ['jacket', 'backpack', 'lamp', 'blender', 'keyboard', 'sofa', 'kettle', 'camera', 'tent'];
+// Many products, so that the SFT model learns to repeat the customer's product, not to pick one it knows.
+const TRAIN_PRODUCTS = [
+  'jacket', 'backpack', 'lamp', 'blender', 'keyboard', 'sofa', 'kettle', 'camera', 'tent', 'toaster',
+  'monitor', 'helmet', 'guitar', 'blanket', 'mirror', 'heater', 'speaker', 'watch', 'wallet', 'drill',
+  'vacuum', 'chair', 'desk', 'scarf', 'pillow', 'router', 'umbrella', 'stroller', 'suitcase', 'microwave',
+];
 const HELDOUT_PRODUCTS = ['bicycle', 'printer', 'mattress'];
 
 /** The customer's opening lines per topic ({product}, {order} are filled in). */

@@ -12,18 +12,30 @@ export interface MakeTinyModelOptions {
   outDir: string;
   /** Decides the random weights; the tokenizer is the same for every seed. Default 0. */
   seed?: number;
+  /** The shape; missing fields keep the default (hidden 64, 2 layers, 4 heads). */
+  size?: TinySize;
+}
+
+export interface TinySize {
+  hiddenSize?: number;
+  numLayers?: number;
+  /** Must divide hiddenSize (Llama: an even number, keys and values get half). */
+  numHeads?: number;
 }
 
 /**
- * Writes a tiny random model (hidden 64, 2 layers, ~700-token byte-level BPE, ChatML
- * template) as a HuggingFace folder, for tests and quick demos.
+ * Writes a tiny random model (by default hidden 64, 2 layers; ~700-token byte-level BPE,
+ * ChatML template) as a HuggingFace folder, for tests and quick demos.
  */
 export function makeTinyModel(options: MakeTinyModelOptions): ModelInfo {
-  const { arch, outDir, seed } = options;
+  const { arch, outDir, seed, size } = options;
   if (seed !== undefined && !(Number.isSafeInteger(seed) && seed >= 0)) {
     fail('ERR_INVALID_ARGUMENT', `seed must be a non-negative integer, got ${seed}`);
   }
-  return callNative(() => native.makeTinyModel(arch, outDir, seed));
+  for (const [name, value] of Object.entries(size ?? {})) {
+    if (value !== undefined && !(Number.isSafeInteger(value) && value >= 1)) fail('ERR_INVALID_ARGUMENT', `size.${name} must be a positive integer, got ${value}`);
+  }
+  return callNative(() => native.makeTinyModel(arch, outDir, seed, size));
 }
 
 /** Loads a HuggingFace folder or .gguf file, validates every tensor, and describes it. */

@@ -39,6 +39,8 @@ export interface ModelInfo {
   /** Every token that ends a generation. */
   eos: SpecialToken[];
   pad?: SpecialToken;
+  /** Every token that ends a generation by default (the eos tokens and the config's eos ids). */
+  stopTokenIds: number[];
   generation: GenerationDefaults;
   /** Number of tokens of the tokenizer, added tokens included. */
   tokenizerSize: number;

@@ -5,7 +5,8 @@
  * off the event loop.
  */
 import { fail } from '../core/errors.js';
-import { callNative, callNativeAsync, native, type NativeModel, type NativeModelConfig } from '../native.js';
+import { callNative, callNativeAsync, native, type NativeModel } from '../native.js';
+import type { ModelInfo } from '../io/types.js';
 import { generateOptions, scoreOptions, tokenArrays } from './options.js';
 import { nativeLoraOptions, nativeTrainBatch, nativeTrainConfig, type TrainBatch, type TrainStepConfig, type TrainStepMetrics } from './train.js';
 import type { Completion, GenerateOptions, LoadModelOptions, ModelConfig, ScoreOptions, ScoreResult } from './types.js';
@@ -56,7 +57,8 @@ export class Model {
    */
   async trainStep(batch: TrainBatch, config: TrainStepConfig): Promise<TrainStepMetrics> {
     const args = [nativeTrainBatch(batch), nativeTrainConfig(config)] as const;
-    return callNativeAsync(() => this.#native.trainStep(...args));
+    const { policy, ...step } = await callNativeAsync(() => this.#native.trainStep(...args));
+    return { ...policy, ...step };
   }
 
   /** Writes the model (current weights, LoRA adapters merged) as a HuggingFace folder. */
@@ -118,6 +120,17 @@ export async function randomModel(config: Record<string, unknown>, options?: Loa
   return new Model(await callNativeAsync(() => native.randomModel(JSON.stringify(config), seed, threads, lora)));
 }
 
-function toConfig(c: NativeModelConfig): ModelConfig {
-  return { ...c, architecture: c.architecture as ModelConfig['architecture'], eosToken: c.eosTokens[0] };
+function toConfig(info: ModelInfo): ModelConfig {
+  return {
+    ...info.config,
+    bosToken: info.bos?.text,
+    bosTokenId: info.bos?.id,
+    eosToken: info.eos[0]?.text,
+    eosTokens: info.eos.map((t) => t.text),
+    eosTokenIds: info.stopTokenIds,
+    padToken: info.pad?.text,
+    padTokenId: info.pad?.id,
+    chatTemplate: info.chatTemplate,
+    generation: info.generation,
+  };
 }

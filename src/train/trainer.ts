@@ -247,6 +247,7 @@ export class Trainer<Scenario> {
       ...c.loss,
       learningRate: learningRate(schedule, optimizerStep),
       microBatchSize: c.microBatchSize,
+      activationCheckpointing: c.activationCheckpointing,
       maxGradNorm: c.maxGradNorm,
       // generate's log-probs at temperature 0 are those at temperature 1.
       temperature: c.generation.temperature > 0 ? c.generation.temperature : 1,

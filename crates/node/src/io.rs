@@ -8,6 +8,7 @@ use napi_derive::napi;
 use rl_core::io::{self as core_io, LoadedModel, Token};
 use rl_core::model::Architecture;
 use rl_core::tokenizer::TextTokenizer;
+use rl_core::tiny::TinySize;
 use rl_core::{CoreError, ErrorCode};
 
 use crate::errors::to_napi;
@@ -52,6 +53,8 @@ pub struct ModelInfo {
     pub bos: Option<TokenInfo>,
     pub eos: Vec<TokenInfo>,
     pub pad: Option<TokenInfo>,
+    /// Every token that ends a generation by default (the eos tokens and the config's eos ids).
+    pub stop_token_ids: Vec<u32>,
     pub generation: GenerationInfo,
     /// Number of tokens of the tokenizer, added tokens included.
     pub tokenizer_size: u32,
@@ -61,7 +64,7 @@ fn token_info(t: &Token) -> TokenInfo {
     TokenInfo { text: t.text.clone(), id: t.id }
 }
 
-fn model_info(m: &LoadedModel) -> ModelInfo {
+pub(crate) fn model_info(m: &LoadedModel) -> ModelInfo {
     let c = &m.config;
     let g = &m.generation;
     let architecture = match c.architecture {
@@ -87,6 +90,7 @@ fn model_info(m: &LoadedModel) -> ModelInfo {
         bos: m.special_tokens.bos.as_ref().map(token_info),
         eos: m.special_tokens.eos.iter().map(token_info).collect(),
         pad: m.special_tokens.pad.as_ref().map(token_info),
+        stop_token_ids: m.stop_token_ids(),
         generation: generation_info(g),
         tokenizer_size: m.tokenizer.vocab_size() as u32,
     }
@@ -100,14 +104,28 @@ fn parse_architecture(arch: &str) -> napi::Result<Architecture> {
     }
 }
 
+/// The shape of a tiny model; missing fields keep the default (hidden 64, 2 layers, 4 heads).
+#[napi(object)]
+pub struct TinySizeArg {
+    pub hidden_size: Option<u32>,
+    pub num_layers: Option<u32>,
+    pub num_heads: Option<u32>,
+}
+
 /// Writes a tiny random model (HuggingFace folder) into `out_dir` and describes it.
 #[napi(catch_unwind)]
-pub fn make_tiny_model(arch: String, out_dir: String, seed: Option<i64>) -> napi::Result<ModelInfo> {
+pub fn make_tiny_model(arch: String, out_dir: String, seed: Option<i64>, size: Option<TinySizeArg>) -> napi::Result<ModelInfo> {
     let seed = seed.unwrap_or(0);
     if seed < 0 {
         return Err(to_napi(CoreError::new(ErrorCode::InvalidArgument, format!("seed must be a non-negative integer, got {seed}"))));
     }
-    let model = rl_core::tiny::make_tiny_model(parse_architecture(&arch)?, seed as u64).map_err(to_napi)?;
+    let default = TinySize::default();
+    let size = size.map_or(default, |s| TinySize {
+        hidden_size: s.hidden_size.map_or(default.hidden_size, |v| v as usize),
+        num_layers: s.num_layers.map_or(default.num_layers, |v| v as usize),
+        num_heads: s.num_heads.map_or(default.num_heads, |v| v as usize),
+    });
+    let model = rl_core::tiny::make_tiny_model_sized(parse_architecture(&arch)?, seed as u64, size).map_err(to_napi)?;
     core_io::save_model(Path::new(&out_dir), &model).map_err(to_napi)?;
     Ok(model_info(&model))
 }

@@ -93,10 +93,12 @@ pub fn compute_policy_loss(
     });
     let input = core::LossInput { logprobs, old_logprobs, ref_logprobs, advantages, mask, offsets, normalizer };
     let out = core::compute_policy_loss(&input, &config).map_err(to_napi)?;
-    let m = out.metrics;
-    Ok(PolicyLossResult {
-        loss: out.loss,
-        metrics: PolicyLossMetrics {
+    Ok(PolicyLossResult { loss: out.loss, metrics: out.metrics.into(), grad: return_grad.then(|| Float32Array::new(out.grad)) })
+}
+
+impl From<core::LossMetrics> for PolicyLossMetrics {
+    fn from(m: core::LossMetrics) -> Self {
+        PolicyLossMetrics {
             policy_loss: m.policy_loss,
             kl: m.kl,
             clip_frac: m.clip_frac,
@@ -107,7 +109,6 @@ pub fn compute_policy_loss(
             ratio_min: m.ratio_min,
             ratio_max: m.ratio_max,
             tokens: m.tokens as u32,
-        },
-        grad: return_grad.then(|| Float32Array::new(out.grad)),
-    })
+        }
+    }
 }

@@ -11,7 +11,6 @@ use napi_derive::napi;
 use rl_core::engine::Engine;
 use rl_core::generate::{Completion, FinishReason, GenerateOptions, SamplingParams};
 use rl_core::score::{ScoreOptions, Scored};
-use rl_core::model::Architecture;
 use rl_core::{CoreError, ErrorCode};
 
 use crate::errors::{guarded, to_napi};
@@ -95,30 +94,6 @@ pub fn load_model(path: String, threads: Option<u32>, lora: Option<NativeLoraOpt
 #[napi(catch_unwind, ts_return_type = "Promise<Model>")]
 pub fn random_model(config_json: String, seed: u32, threads: Option<u32>, lora: Option<NativeLoraOptions>) -> AsyncTask<LoadTask> {
     AsyncTask::new(LoadTask { source: Source::Random { config_json, seed: seed as u64 }, threads, lora: lora.map(lora_source) })
-}
-
-#[napi(object)]
-pub struct NativeModelConfig {
-    pub architecture: String,
-    pub vocab_size: u32,
-    pub hidden_size: u32,
-    pub num_layers: u32,
-    pub num_heads: u32,
-    pub num_kv_heads: u32,
-    pub head_dim: u32,
-    pub intermediate_size: u32,
-    pub max_position_embeddings: u32,
-    pub num_parameters: f64,
-    pub rope_theta: f64,
-    pub tie_word_embeddings: bool,
-    pub bos_token: Option<String>,
-    pub bos_token_id: Option<u32>,
-    pub eos_tokens: Vec<String>,
-    pub eos_token_ids: Vec<u32>,
-    pub pad_token: Option<String>,
-    pub pad_token_id: Option<u32>,
-    pub chat_template: Option<String>,
-    pub generation: crate::io::GenerationInfo,
 }
 
 #[napi(object)]
@@ -232,34 +207,8 @@ fn copy_all(arrays: Vec<Int32Array>) -> Vec<Vec<i32>> {
 #[napi]
 impl Model {
     #[napi(catch_unwind)]
-    pub fn config(&self) -> NativeModelConfig {
-        let m = &self.shared.engine.model;
-        let (c, special, g) = (&m.config, &m.special_tokens, &m.generation);
-        NativeModelConfig {
-            architecture: match c.architecture {
-                Architecture::Gpt2 => "gpt2".into(),
-                Architecture::Llama => "llama".into(),
-            },
-            vocab_size: c.vocab_size as u32,
-            hidden_size: c.hidden_size as u32,
-            num_layers: c.num_layers as u32,
-            num_heads: c.num_heads as u32,
-            num_kv_heads: c.num_kv_heads as u32,
-            head_dim: c.head_dim as u32,
-            intermediate_size: c.intermediate_size as u32,
-            max_position_embeddings: c.max_position_embeddings as u32,
-            num_parameters: c.num_parameters() as f64,
-            rope_theta: c.rope_theta,
-            tie_word_embeddings: c.tie_word_embeddings,
-            bos_token: special.bos.as_ref().map(|t| t.text.clone()),
-            bos_token_id: special.bos.as_ref().map(|t| t.id).or(c.bos_token_id),
-            eos_tokens: special.eos.iter().map(|t| t.text.clone()).collect(),
-            eos_token_ids: self.shared.engine.stop_token_ids(),
-            pad_token: special.pad.as_ref().map(|t| t.text.clone()),
-            pad_token_id: special.pad.as_ref().map(|t| t.id),
-            chat_template: m.chat_template.clone(),
-            generation: crate::io::generation_info(g),
-        }
+    pub fn config(&self) -> crate::io::ModelInfo {
+        crate::io::model_info(&self.shared.engine.model)
     }
 
     /// Text to token ids; special-token strings in the text become their ids.

@@ -14,7 +14,7 @@ use rl_core::optim::AdamWConfig;
 use rl_core::train::{BatchAdvantages, TrainBatch, TrainConfig, TrainMetrics};
 
 use crate::errors::to_napi;
-use crate::loss::PolicyLossConfig;
+use crate::loss::{PolicyLossConfig, PolicyLossMetrics};
 use crate::model::{Model, Shared};
 
 /// Either a saved adapter folder, or rank and alpha (and optionally targets and seed) of
@@ -66,30 +66,14 @@ pub struct NativeTrainConfig {
     pub activation_checkpointing: bool,
 }
 
+/// A step's metrics; `src/model/model.ts` flattens `policy` into them.
 #[napi(object)]
 pub struct NativeTrainMetrics {
     pub loss: f64,
-    #[napi(js_name = "policy_loss")]
-    pub policy_loss: f64,
-    pub kl: f64,
+    pub policy: PolicyLossMetrics,
     pub entropy: f64,
     #[napi(js_name = "grad_norm")]
     pub grad_norm: f64,
-    #[napi(js_name = "clip_frac")]
-    pub clip_frac: f64,
-    #[napi(js_name = "clip_frac_low")]
-    pub clip_frac_low: f64,
-    #[napi(js_name = "clip_frac_high")]
-    pub clip_frac_high: f64,
-    #[napi(js_name = "dual_clip_frac")]
-    pub dual_clip_frac: f64,
-    #[napi(js_name = "ratio_mean")]
-    pub ratio_mean: f64,
-    #[napi(js_name = "ratio_min")]
-    pub ratio_min: f64,
-    #[napi(js_name = "ratio_max")]
-    pub ratio_max: f64,
-    pub tokens: u32,
     pub lr: f64,
     pub skipped: bool,
     #[napi(js_name = "skipped_steps")]
@@ -141,18 +125,9 @@ impl NativeTrainConfig {
 fn to_js(m: TrainMetrics) -> NativeTrainMetrics {
     NativeTrainMetrics {
         loss: m.loss,
-        policy_loss: m.policy_loss,
-        kl: m.kl,
+        policy: m.policy.into(),
         entropy: m.entropy,
         grad_norm: m.grad_norm,
-        clip_frac: m.clip_frac,
-        clip_frac_low: m.clip_frac_low,
-        clip_frac_high: m.clip_frac_high,
-        dual_clip_frac: m.dual_clip_frac,
-        ratio_mean: m.ratio_mean,
-        ratio_min: m.ratio_min,
-        ratio_max: m.ratio_max,
-        tokens: m.tokens as u32,
         lr: m.lr,
         skipped: m.skipped,
         skipped_steps: m.skipped_steps as f64,

@@ -76,13 +76,7 @@ impl Engine {
     /// The tokens that end a generation by default: the tokenizer's end tokens and the
     /// config's `eos_token_id`s.
     pub fn stop_token_ids(&self) -> Vec<u32> {
-        let mut ids: Vec<u32> = self.model.special_tokens.eos.iter().map(|t| t.id).collect();
-        for &id in &self.model.config.eos_token_ids {
-            if !ids.contains(&id) {
-                ids.push(id);
-            }
-        }
-        ids
+        self.model.stop_token_ids()
     }
 
     pub fn generate(&self, prompts: &[&[i32]], options: &GenerateOptions) -> Result<Vec<Completion>> {

@@ -26,13 +26,35 @@ pub const IM_END: &str = "<|im_end|>";
 /// ChatML, as HuggingFace chat templates write it.
 pub const CHATML_TEMPLATE: &str = "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
-/// A tiny model of the given architecture; `seed` decides the weights (the tokenizer is
-/// the same for every seed).
+/// The shape of a tiny model: the default is the one tests use; the demo's shipped model
+/// is a wider and deeper one with the same tokenizer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TinySize {
+    pub hidden_size: usize,
+    pub num_layers: usize,
+    /// Attention heads; must divide `hidden_size` (Llama keys and values get half as many).
+    pub num_heads: usize,
+}
+
+impl Default for TinySize {
+    fn default() -> Self {
+        TinySize { hidden_size: 64, num_layers: 2, num_heads: 4 }
+    }
+}
+
+/// A tiny model of the given architecture and the default size; `seed` decides the
+/// weights (the tokenizer is the same for every seed).
 pub fn make_tiny_model(arch: Architecture, seed: u64) -> Result<LoadedModel> {
+    make_tiny_model_sized(arch, seed, TinySize::default())
+}
+
+/// A tiny model of the given architecture and size.
+pub fn make_tiny_model_sized(arch: Architecture, seed: u64, size: TinySize) -> Result<LoadedModel> {
+    check_size(arch, size)?;
     let tokenizer = tiny_tokenizer()?;
     let token = |text: &str| Token { text: text.to_string(), id: tokenizer.token_to_id(text).expect("special tokens are in the vocabulary") };
     let special_tokens = SpecialTokens { bos: Some(token(END_OF_TEXT)), eos: vec![token(IM_END)], pad: Some(token(END_OF_TEXT)) };
-    let config = tiny_config(arch, tokenizer.vocab_size(), &special_tokens);
+    let config = tiny_config(arch, size, tokenizer.vocab_size(), &special_tokens);
     let weights = random_weights(&config, seed)?;
     Ok(LoadedModel {
         config,
@@ -44,18 +66,32 @@ pub fn make_tiny_model(arch: Architecture, seed: u64) -> Result<LoadedModel> {
     })
 }
 
-/// Hidden 64, 2 layers, 4 heads (Llama: 2 key/value heads), positions up to 512.
-fn tiny_config(arch: Architecture, vocab_size: usize, special: &SpecialTokens) -> ModelConfig {
+fn check_size(arch: Architecture, size: TinySize) -> Result<()> {
+    let TinySize { hidden_size, num_layers, num_heads } = size;
+    let kv_heads_ok = arch != Architecture::Llama || num_heads % 2 == 0;
+    if hidden_size == 0 || num_layers == 0 || num_heads == 0 || hidden_size % num_heads != 0 || !kv_heads_ok || hidden_size > 4096 || num_layers > 64 {
+        let need = if arch == Architecture::Llama { "an even number of heads" } else { "heads" };
+        return Err(CoreError::new(
+            ErrorCode::InvalidArgument,
+            format!("a tiny model needs hidden size 1..=4096 divisible by its {need} and 1..=64 layers, got hidden {hidden_size}, {num_layers} layers, {num_heads} heads"),
+        ));
+    }
+    Ok(())
+}
+
+/// GPT-2: MLP 4x hidden; Llama: MLP 2x hidden, half as many key/value heads. Positions up to 512.
+fn tiny_config(arch: Architecture, size: TinySize, vocab_size: usize, special: &SpecialTokens) -> ModelConfig {
     let llama = arch == Architecture::Llama;
+    let TinySize { hidden_size, num_layers, num_heads } = size;
     ModelConfig {
         architecture: arch,
         vocab_size,
-        hidden_size: 64,
-        num_layers: 2,
-        num_heads: 4,
-        num_kv_heads: if llama { 2 } else { 4 },
-        head_dim: 16,
-        intermediate_size: if llama { 128 } else { 256 },
+        hidden_size,
+        num_layers,
+        num_heads,
+        num_kv_heads: if llama { num_heads / 2 } else { num_heads },
+        head_dim: hidden_size / num_heads,
+        intermediate_size: if llama { 2 * hidden_size } else { 4 * hidden_size },
         max_position_embeddings: 512,
         norm_eps: if llama { 1e-6 } else { 1e-5 },
         rope_theta: if llama { 10000.0 } else { 0.0 },
@@ -119,5 +155,21 @@ mod tests {
             let diff = (&m.weights[name] - &other.weights[name]).unwrap().abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap();
             assert!(diff > 0.0);
         }
+    }
+
+    #[test]
+    fn sized_tiny_models_have_the_asked_shape_and_bad_sizes_are_refused() {
+        let size = TinySize { hidden_size: 96, num_layers: 3, num_heads: 6 };
+        let m = make_tiny_model_sized(Architecture::Gpt2, 1, size).unwrap();
+        crate::model::validate_weights(&m.config, &m.weights, "tiny").unwrap();
+        assert_eq!((m.config.hidden_size, m.config.num_layers, m.config.head_dim, m.config.intermediate_size), (96, 3, 16, 384));
+        assert_eq!(m.config, make_tiny_model(Architecture::Gpt2, 1).map(|d| ModelConfig { hidden_size: 96, num_layers: 3, num_heads: 6, num_kv_heads: 6, intermediate_size: 384, ..d.config }).unwrap());
+        for bad in [TinySize { hidden_size: 100, num_layers: 2, num_heads: 6 }, TinySize { hidden_size: 64, num_layers: 0, num_heads: 4 }] {
+            let err = make_tiny_model_sized(Architecture::Gpt2, 1, bad).unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidArgument, "{err}");
+        }
+        let odd_heads = TinySize { hidden_size: 96, num_layers: 2, num_heads: 3 };
+        assert!(make_tiny_model_sized(Architecture::Llama, 1, odd_heads).is_err());
+        assert!(make_tiny_model_sized(Architecture::Gpt2, 1, odd_heads).is_ok());
     }
 }

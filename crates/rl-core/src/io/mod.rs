@@ -58,6 +58,20 @@ pub struct LoadedModel {
     pub generation: GenerationDefaults,
 }
 
+impl LoadedModel {
+    /// The tokens that end a generation by default: the special end-of-sequence tokens,
+    /// then any other end-of-sequence id the config names.
+    pub fn stop_token_ids(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = self.special_tokens.eos.iter().map(|t| t.id).collect();
+        for &id in &self.config.eos_token_ids {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        ids
+    }
+}
+
 /// Loads a HuggingFace model folder or a `.gguf` file.
 pub fn load_model(path: &Path) -> Result<LoadedModel> {
     if path.is_dir() {

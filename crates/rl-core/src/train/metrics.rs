@@ -2,28 +2,19 @@
 //! carry the whole batch's normalizers, so they add up; fractions and means are weighted
 //! by each micro-batch's loss tokens.
 
-use crate::loss::LossOutput;
+use crate::loss::{LossMetrics, LossOutput};
 use crate::optim::StepReport;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainMetrics {
     /// policy_loss + beta * kl.
     pub loss: f64,
-    pub policy_loss: f64,
-    pub kl: f64,
+    /// The loss's own metrics over the whole batch (tokens: the batch's loss tokens).
+    pub policy: LossMetrics,
     /// Mean entropy of the policy over loss tokens.
     pub entropy: f64,
     /// Global gradient norm before clipping (NaN or infinite on a skipped step).
     pub grad_norm: f64,
-    pub clip_frac: f64,
-    pub clip_frac_low: f64,
-    pub clip_frac_high: f64,
-    pub dual_clip_frac: f64,
-    pub ratio_mean: f64,
-    pub ratio_min: f64,
-    pub ratio_max: f64,
-    /// Loss tokens in the batch.
-    pub tokens: usize,
     pub lr: f64,
     /// Whether this step was skipped (non-finite loss or gradient): the weights are unchanged.
     pub skipped: bool,
@@ -76,12 +67,9 @@ impl Summary {
     pub fn finish(self, report: StepReport, lr: f64, skipped_steps: u64, steps: u64) -> TrainMetrics {
         let n = self.tokens.max(1) as f64;
         let [clip, low, high, dual, ratio_sum] = self.weighted;
-        TrainMetrics {
-            loss: self.loss,
+        let policy = LossMetrics {
             policy_loss: self.policy_loss,
             kl: self.kl,
-            entropy: self.entropy_sum / n,
-            grad_norm: report.grad_norm,
             clip_frac: clip / n,
             clip_frac_low: low / n,
             clip_frac_high: high / n,
@@ -90,6 +78,12 @@ impl Summary {
             ratio_min: self.ratio_min,
             ratio_max: self.ratio_max,
             tokens: self.tokens,
+        };
+        TrainMetrics {
+            loss: self.loss,
+            policy,
+            entropy: self.entropy_sum / n,
+            grad_norm: report.grad_norm,
             lr,
             skipped: report.skipped,
             skipped_steps,
