@@ -13,6 +13,17 @@ use crate::score::token_statistics;
 /// Rows whose logits exist at once (256 x a 49k vocabulary: 50 MB in f32).
 const LOGIT_ROWS: usize = 256;
 
+/// Calls `f::<f32>` or `f::<f64>` after the dtype (training runs in f32, gradient checks in f64).
+macro_rules! by_float_type {
+    ($dtype:expr, $f:ident($($arg:expr),*)) => {
+        match $dtype {
+            DType::F32 => $f::<f32>($($arg),*),
+            DType::F64 => $f::<f64>($($arg),*),
+            other => Err(unsupported(other)),
+        }
+    };
+}
+
 /// Values at each loss token of softmax(hidden @ lm_head^T / T).
 pub(crate) struct HeadValues {
     pub logprobs: Vec<f32>,
@@ -23,11 +34,7 @@ pub(crate) struct HeadValues {
 
 /// `hidden` [n, H] and `lm_head` [V, H] hold no graph; `targets` are the n tokens.
 pub(crate) fn head_values(hidden: &Tensor, lm_head: &Tensor, targets: &[u32], temperature: f64) -> Result<HeadValues> {
-    match hidden.dtype() {
-        DType::F32 => values::<f32>(hidden, lm_head, targets, temperature),
-        DType::F64 => values::<f64>(hidden, lm_head, targets, temperature),
-        other => Err(unsupported(other)),
-    }
+    by_float_type!(hidden.dtype(), values(hidden, lm_head, targets, temperature))
 }
 
 /// The gradients of sum_t grad_t * logprob_t with respect to `hidden` ([n, H]) and, when
@@ -42,11 +49,7 @@ pub(crate) fn head_backward(
     temperature: f64,
     weight_grad: bool,
 ) -> Result<(Tensor, Option<Tensor>)> {
-    match hidden.dtype() {
-        DType::F32 => backward::<f32>(hidden, lm_head, targets, values, grad, temperature, weight_grad),
-        DType::F64 => backward::<f64>(hidden, lm_head, targets, values, grad, temperature, weight_grad),
-        other => Err(unsupported(other)),
-    }
+    by_float_type!(hidden.dtype(), backward(hidden, lm_head, targets, values, grad, temperature, weight_grad))
 }
 
 fn unsupported(dtype: DType) -> CoreError {
