@@ -82,7 +82,6 @@ export { ALGORITHMS, PRESETS, type Algorithm, type Preset } from './train/preset
 export type { TrackingOptions } from './train/tracking.js';
 export { evaluate, rolloutSummary, type EvaluateOptions } from './train/evaluate.js';
 export { RunConfigSchema, parseRunConfig, loadRunConfig, type RunConfig } from './train/run-config.js';
-export { createTrainableAgent } from './train/trainable-agent.js';
 export { runDemo, DEMO_ALGORITHMS, DEMO_DEFAULTS, type DemoOptions, type DemoAlgorithm } from './demo/run.js';
 export { demoScenarios, demoEnvironment, DEMO_TOPICS, DEMO_SYSTEM_PROMPT, type DemoScenario, type DemoTopic, type DemoSplit, type DemoDetails } from './demo/scenarios.js';
 export { demoCorpus, type DemoCorpusOptions } from './demo/corpus.js';

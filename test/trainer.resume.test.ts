@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { createTrainableAgent, train } from '../src/index.js';
+import { Agent, train } from '../src/index.js';
 import { tinyAgent, tinyModelDir } from './helpers/tiny-agent.js';
 import { tempDir } from './helpers/tiny-model.js';
 import { SCENARIOS, TINY_TRAINER, environment, metricsWithoutTimes, rewards } from './helpers/trainer.js';
@@ -36,7 +36,7 @@ describe('resume', () => {
   it('with LoRA: checkpoints hold the adapter, and resuming gives the same adapter', async () => {
     const lora = async (out: string, steps: number, resume = false) =>
       train({
-        agent: await createTrainableAgent({ model: tinyModelDir(), lora: { rank: 4, alpha: 8 } }),
+        agent: await Agent.create({ model: tinyModelDir(), lora: { rank: 4, alpha: 8 } }),
         environment: environment(),
         rewards: rewards(),
         scenarios: SCENARIOS,

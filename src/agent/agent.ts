@@ -49,12 +49,14 @@ export class Agent {
   }
 
   /**
-   * Validates the config and loads `config.model`. Pass `policy` to use a model that is
+   * Validates the config and loads `config.model`, with fresh LoRA adapters (seeded by
+   * `loraSeed`, default 0) when the config has `lora`. Pass `policy` to use a model that is
    * already loaded instead (e.g. one model shared by several agents).
    */
-  static async create(config: AgentConfigInput, options: { policy?: Policy } = {}): Promise<Agent> {
+  static async create(config: AgentConfigInput, options: { policy?: Policy; loraSeed?: number } = {}): Promise<Agent> {
     const parsed = parseAgentConfig(config);
-    return new Agent(parsed, options.policy ?? (await loadModel(parsed.model)));
+    const lora = parsed.lora && { rank: parsed.lora.rank, alpha: parsed.lora.alpha, targetModules: parsed.lora.targetModules, seed: options.loraSeed ?? 0 };
+    return new Agent(parsed, options.policy ?? (await loadModel(parsed.model, lora ? { lora } : undefined)));
   }
 
   /** The conversation with the configured system prompt first, unless it has one. */

@@ -5,10 +5,10 @@
  * report.json and report.html. The run folder of the training is DIR/run.
  */
 import { join } from 'node:path';
+import { Agent } from '../agent/agent.js';
 import { StatesetError } from '../core/errors.js';
 import { loadModel } from '../model/model.js';
 import { deepMerge, type DeepPartial, type TrainerConfig } from '../train/config.js';
-import { createTrainableAgent } from '../train/trainable-agent.js';
 import { train } from '../train/trainer.js';
 import type { TrackingOptions } from '../train/tracking.js';
 import { evaluateDemo, klToBase, type DemoEvaluation } from './evaluate.js';
@@ -91,7 +91,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   const maxNewTokens = options.config?.generation?.maxNewTokens ?? DEMO_DEFAULTS.maxNewTokens;
 
   const lora = settings.lora;
-  const agent = await createTrainableAgent({ model: path, generation: { maxNewTokens, seed }, ...(lora ? { lora } : {}) }, { loraSeed: seed });
+  const agent = await Agent.create({ model: path, generation: { maxNewTokens, seed }, ...(lora ? { lora } : {}) }, { loraSeed: seed });
   const base = await loadModel(path);
   const evaluation = { seed, maxNewTokens };
   const measure = async (step: number): Promise<{ point: TrainingPoint; result: DemoEvaluation }> => {

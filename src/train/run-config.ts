@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { extname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import type { Agent } from '../agent/agent.js';
+import { Agent } from '../agent/agent.js';
 import { agentConfigSchema } from '../agent/config.js';
 import { readConfigFile } from '../config/file.js';
 import { parseConfig } from '../config/load.js';
@@ -24,7 +24,6 @@ import { BUILTIN_REWARDS, builtinReward } from './builtin-rewards.js';
 import { deepMerge, presetConfig, TrainerConfigSchema } from './config.js';
 import { ALGORITHMS, type Algorithm } from './presets.js';
 import { isTinyModelName, tinyModelPath } from './tiny-model-cache.js';
-import { createTrainableAgent } from './trainable-agent.js';
 import type { TrackingOptions } from './tracking.js';
 
 const withOptions = { options: z.record(z.string(), z.unknown()).optional() };
@@ -115,7 +114,7 @@ export function modelPath(model: string, baseDir: string): string {
 }
 
 export async function createAgent(config: RunConfig, baseDir: string, model?: string): Promise<Agent> {
-  return createTrainableAgent({ ...config.agent, model: model ?? modelPath(config.model, baseDir) });
+  return Agent.create({ ...config.agent, model: model ?? modelPath(config.model, baseDir) });
 }
 
 export async function createEnvironment(config: RunConfig, baseDir: string): Promise<Environment<any, any>> {

@@ -35,7 +35,6 @@ import { deriveSeed, itemsAt } from './seeds.js';
 import { bestOfGroups, sftBatch, sftExamples, type SftExample } from './sft.js';
 import { meanRecord } from './stats.js';
 import { trainableModel } from './trainable.js';
-import { createTrainableAgent } from './trainable-agent.js';
 import { runTrackers, type TrackingOptions } from './tracking.js';
 
 export interface TrainerCallbacks {
@@ -285,7 +284,7 @@ export class Trainer<Scenario> {
   private async restoreAgent(checkpointDir: string): Promise<Agent> {
     const { agent } = this.options;
     const lora = agent.config.lora !== undefined;
-    const restored = await createTrainableAgent({ ...agent.config, model: lora ? agent.config.model : join(checkpointDir, CHECKPOINT_PARTS.model) });
+    const restored = await Agent.create({ ...agent.config, model: lora ? agent.config.model : join(checkpointDir, CHECKPOINT_PARTS.model) });
     const trainingState = join(checkpointDir, CHECKPOINT_PARTS.trainingState);
     if (existsSync(trainingState)) {
       await trainableModel(restored).loadTrainingState(trainingState);
