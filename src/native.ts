@@ -46,7 +46,7 @@ export interface NativeModel {
   trainStep(batch: NativeTrainBatch, config: NativeTrainConfig): Promise<NativeTrainMetrics>;
   saveTrainingState(dir: string): Promise<void>;
   loadTrainingState(dir: string): Promise<void>;
-  saveAdapter(dir: string): Promise<void>;
+  saveAdapter(dir: string, baseModel: string | undefined): Promise<void>;
 }
 
 export interface NativeLoraOptions {

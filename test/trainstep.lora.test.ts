@@ -2,8 +2,8 @@
 // and the adapter (PEFT layout) and the merged HuggingFace folder reload to the same model.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { loadModel, type Model } from '../src/index.js';
 import { assertClose } from './helpers/random.js';
 import { rejectsCode } from './helpers/errors.js';
@@ -35,6 +35,9 @@ for (const arch of ['gpt2', 'llama'] as const) {
     assert.equal(config.r, 4);
     assert.ok(existsSync(join(adapter, 'adapter_model.safetensors')));
     assert.deepEqual(await scored(await loadModel(dir, { lora: { adapter } })), trained);
+    // The adapter names its base, so the folder alone loads as the trained model.
+    assert.equal(config.base_model_name_or_path, resolve(dir));
+    assert.deepEqual(await scored(await loadModel(adapter)), trained);
 
     const merged = tempDir();
     await model.save(merged);
@@ -48,4 +51,18 @@ test('bad LoRA options are rejected with stable codes', async () => {
   await rejectsCode(() => loadModel(dir, { lora: { rank: 4, alpha: 8, targetModules: ['c_attn'] } }), 'ERR_INVALID_PARAMETER', /c_attn/);
   await rejectsCode(() => loadModel(dir, { lora: { adapter: tempDir() } }), 'ERR_INVALID_MODEL', /adapter_config.json/);
   await rejectsCode(() => model.saveAdapter(tempDir()), 'ERR_INVALID_ARGUMENT', /no LoRA adapters/);
+});
+
+test('an adapter folder whose base is unnamed or missing is refused with what to do', async () => {
+  const { dir } = await tinyModel('gpt2');
+  const model = await loadModel(dir, { lora: { rank: 2, alpha: 4 } });
+  const adapter = tempDir();
+  await model.saveAdapter(adapter);
+  const configPath = join(adapter, 'adapter_config.json');
+  const config = JSON.parse(readFileSync(configPath, 'utf8'));
+  await rejectsCode(() => loadModel(adapter, { lora: { rank: 2, alpha: 4 } }), 'ERR_INVALID_ARGUMENT', /is a LoRA adapter already/);
+  writeFileSync(configPath, JSON.stringify({ ...config, base_model_name_or_path: null }));
+  await rejectsCode(() => loadModel(adapter), 'ERR_INVALID_MODEL', /does not name its base model.*lora: \{ adapter/);
+  writeFileSync(configPath, JSON.stringify({ ...config, base_model_name_or_path: join(tempDir(), 'gone') }));
+  await rejectsCode(() => loadModel(adapter), 'ERR_INVALID_MODEL', /which is not on this machine/);
 });

@@ -7,17 +7,22 @@
 import { fail } from '../core/errors.js';
 import { callNative, callNativeAsync, native, type NativeModel } from '../native.js';
 import type { ModelInfo } from '../io/types.js';
+import { resolve } from 'node:path';
+import { adapterBase } from './adapter-folder.js';
 import { generateOptions, scoreOptions, tokenArrays } from './options.js';
 import { nativeLoraOptions, nativeTrainBatch, nativeTrainConfig, type TrainBatch, type TrainStepConfig, type TrainStepMetrics } from './train.js';
 import type { Completion, GenerateOptions, LoadModelOptions, ModelConfig, ScoreOptions, ScoreResult } from './types.js';
 
 export class Model {
   readonly config: ModelConfig;
+  /** The absolute path the base weights were loaded from (undefined for a random model). */
+  readonly source?: string;
   readonly #native: NativeModel;
 
   /** Use `loadModel`. */
-  constructor(handle: NativeModel) {
+  constructor(handle: NativeModel, source?: string) {
     this.#native = handle;
+    this.source = source;
     this.config = toConfig(callNative(() => handle.config()));
   }
 
@@ -79,10 +84,13 @@ export class Model {
     await callNativeAsync(() => this.#native.loadTrainingState(path));
   }
 
-  /** Writes the LoRA adapters in the PEFT layout (adapter_config.json, adapter_model.safetensors). */
+  /**
+   * Writes the LoRA adapters in the PEFT layout (adapter_config.json, adapter_model.safetensors),
+   * with the base model's path, so that `loadModel(dir)` loads base and adapter together.
+   */
   async saveAdapter(dir: string): Promise<void> {
     const path = folder('saveAdapter', dir);
-    await callNativeAsync(() => this.#native.saveAdapter(path));
+    await callNativeAsync(() => this.#native.saveAdapter(path, this.source));
   }
 }
 
@@ -103,8 +111,11 @@ function threadsOf(options: LoadModelOptions | undefined): number | undefined {
 export async function loadModel(path: string, options?: LoadModelOptions): Promise<Model> {
   if (typeof path !== 'string' || path === '') fail('ERR_INVALID_ARGUMENT', 'loadModel needs the path of a model folder or .gguf file');
   const threads = threadsOf(options);
-  const lora = nativeLoraOptions(options?.lora);
-  return new Model(await callNativeAsync(() => native.loadModel(path, threads, lora)));
+  const base = adapterBase(path);
+  if (base !== undefined && options?.lora !== undefined) fail('ERR_INVALID_ARGUMENT', `${path} is a LoRA adapter already; load it without a lora option.`);
+  const lora = nativeLoraOptions(base === undefined ? options?.lora : { adapter: path });
+  const source = resolve(base ?? path);
+  return new Model(await callNativeAsync(() => native.loadModel(source, threads, lora)), source);
 }
 
 /**

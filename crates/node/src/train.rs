@@ -158,8 +158,10 @@ impl Task for TrainStepTask {
 pub struct FolderTask {
     shared: Arc<Shared>,
     dir: PathBuf,
-    op: fn(&Engine, &Path) -> rl_core::error::Result<()>,
+    op: FolderOp,
 }
+
+type FolderOp = Box<dyn Fn(&Engine, &Path) -> rl_core::error::Result<()> + Send + Sync>;
 
 impl Task for FolderTask {
     type Output = ();
@@ -183,24 +185,24 @@ impl Model {
         Ok(AsyncTask::new(TrainStepTask { shared: self.shared.clone(), batch: batch.to_core(), config }))
     }
 
-    fn folder_task(&self, dir: String, op: fn(&Engine, &Path) -> rl_core::error::Result<()>) -> AsyncTask<FolderTask> {
+    fn folder_task(&self, dir: String, op: FolderOp) -> AsyncTask<FolderTask> {
         AsyncTask::new(FolderTask { shared: self.shared.clone(), dir: PathBuf::from(dir), op })
     }
 
     /// Writes the optimizer's moments and step counters (and the LoRA adapters, if any).
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn save_training_state(&self, dir: String) -> AsyncTask<FolderTask> {
-        self.folder_task(dir, Engine::save_training_state)
+        self.folder_task(dir, Box::new(Engine::save_training_state))
     }
 
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn load_training_state(&self, dir: String) -> AsyncTask<FolderTask> {
-        self.folder_task(dir, Engine::load_training_state)
+        self.folder_task(dir, Box::new(Engine::load_training_state))
     }
 
     /// Writes the LoRA adapters in the PEFT layout.
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
-    pub fn save_adapter(&self, dir: String) -> AsyncTask<FolderTask> {
-        self.folder_task(dir, Engine::save_adapter)
+    pub fn save_adapter(&self, dir: String, base_model: Option<String>) -> AsyncTask<FolderTask> {
+        self.folder_task(dir, Box::new(move |engine, dir| engine.save_adapter(dir, base_model.as_deref())))
     }
 }

@@ -32,8 +32,9 @@ fn write_atomically(dir: &Path, name: &str, write: impl FnOnce(&Path) -> std::re
 }
 
 impl Lora {
-    /// Writes the adapters into `dir` (created if needed).
-    pub fn save(&self, dir: &Path) -> Result<()> {
+    /// Writes the adapters into `dir` (created if needed); `base_model` (the path of the
+    /// model they adapt) goes into the config, where loaders find the base.
+    pub fn save(&self, dir: &Path, base_model: Option<&str>) -> Result<()> {
         fs::create_dir_all(dir).map_err(|e| CoreError::new(ErrorCode::InvalidCheckpoint, format!("cannot create {}: {e}", dir.display())))?;
         let mut tensors = HashMap::new();
         for p in self.params() {
@@ -51,7 +52,7 @@ impl Lora {
             "fan_in_fan_out": self.transposed,
             "use_rslora": false,
             "inference_mode": true,
-            "base_model_name_or_path": Value::Null,
+            "base_model_name_or_path": base_model.map_or(Value::Null, |b| Value::String(b.to_string())),
         });
         let text = serde_json::to_string_pretty(&config).map_err(|e| adapter_error(dir, e))?;
         write_atomically(dir, ADAPTER_CONFIG, |tmp| fs::write(tmp, text).map_err(|e| e.to_string()))

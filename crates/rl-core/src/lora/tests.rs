@@ -61,7 +61,7 @@ fn adapters_round_trip_through_the_peft_layout_and_merge() {
     assert!(max_diff(&adapted, &logits(&c, &lora.inference_weights(&params))) < 1e-5, "merged weights compute what the adapters do");
 
     let dir = std::env::temp_dir().join(format!("stateset-lora-{}", std::process::id()));
-    lora.save(&dir).unwrap();
+    lora.save(&dir, None).unwrap();
     let loaded = Lora::load(&dir, &c, &params).unwrap();
     assert_eq!(loaded.config.rank, 3);
     assert_eq!(max_diff(&logits(&c, &loaded.inference_weights(&params)), &logits(&c, &lora.inference_weights(&params))), 0.0);

@@ -16,7 +16,7 @@ impl Engine {
         })?;
         optimizer.save(dir)?;
         match &self.lora {
-            Some(lora) => lora.save(dir),
+            Some(lora) => lora.save(dir, None),
             None => Ok(()),
         }
     }
@@ -34,10 +34,10 @@ impl Engine {
     }
 
     /// Writes the LoRA adapters in the PEFT layout.
-    pub fn save_adapter(&self, dir: &Path) -> Result<()> {
+    pub fn save_adapter(&self, dir: &Path, base_model: Option<&str>) -> Result<()> {
         let lora = self.lora.as_ref().ok_or_else(|| {
             CoreError::new(ErrorCode::InvalidArgument, "this model has no LoRA adapters; load it with { lora: { rank, alpha } } to train some, or use save")
         })?;
-        lora.save(dir)
+        lora.save(dir, base_model)
     }
 }
