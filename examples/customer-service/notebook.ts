@@ -49,7 +49,7 @@ await train({
   rewards: demoRewardFunctions(),
   scenarios: trainScenarios,
   algorithm: 'grpo',
-  config: { steps: 16, seed: 0, batchSize: 4, groupSize: 8, learningRate: 1e-4, loss: { beta: 0.05 }, generation: { maxNewTokens: 64 } },
+  config: { steps: 16, seed: 0, batchSize: 4, groupSize: 8, learningRate: 2e-4, loss: { beta: 0.05 }, generation: { maxNewTokens: 64 } },
   out: join(out, 'run'),
 });
 

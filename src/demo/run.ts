@@ -67,7 +67,7 @@ export const DEMO_DEFAULTS = {
     heldoutScenarios: 45,
     // Small steps and a KL penalty to the SFT model: larger steps find replies such as
     // "Thank you youred youred ..." that score well and read badly.
-    config: { batchSize: 4, groupSize: 8, learningRate: 1e-4, loss: { beta: 0.05 }, maxGradNorm: 1.0, saveEvery: 0, samplesPerStep: 4 },
+    config: { batchSize: 4, groupSize: 8, learningRate: 2e-4, loss: { beta: 0.05 }, maxGradNorm: 1.0, saveEvery: 0, samplesPerStep: 4 },
   } satisfies DemoSettings,
   other: {
     heldoutScenarios: 15,
