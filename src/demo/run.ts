@@ -73,7 +73,7 @@ export const DEMO_DEFAULTS = {
     heldoutScenarios: 15,
     lora: { rank: 8, alpha: 16 },
     // Two sequences per pass with activation checkpointing keep a 135M model's training near 2 GB.
-    config: { batchSize: 2, groupSize: 4, microBatchSize: 2, activationCheckpointing: true, learningRate: 2e-4, loss: { beta: 0 }, maxGradNorm: 1.0, saveEvery: 0, samplesPerStep: 2 },
+    config: { batchSize: 2, groupSize: 6, microBatchSize: 2, activationCheckpointing: true, learningRate: 2e-3, loss: { beta: 0.1 }, maxGradNorm: 1.0, saveEvery: 0, samplesPerStep: 2 },
   } satisfies DemoSettings,
 };
 
