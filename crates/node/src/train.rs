@@ -146,7 +146,9 @@ impl Task for TrainStepTask {
     type JsValue = NativeTrainMetrics;
 
     fn compute(&mut self) -> napi::Result<TrainMetrics> {
-        self.shared.run(|engine| engine.train_step(&self.batch, &self.config))
+        let metrics = self.shared.run(|engine| engine.train_step(&self.batch, &self.config));
+        crate::allocator::release_free_memory();
+        metrics
     }
 
     fn resolve(&mut self, _env: Env, metrics: TrainMetrics) -> napi::Result<NativeTrainMetrics> {
