@@ -12,4 +12,3 @@ mod model;
 mod optim;
 mod perf;
 mod train;
-
