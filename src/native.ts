@@ -24,6 +24,8 @@ export interface NativeGenerateOptions {
   repetitionPenalty: number;
   stopTokenIds: number[] | undefined;
   seed: number;
+  /** One seed per prompt; absent: row i is seeded by (seed, i). */
+  seeds?: number[];
 }
 
 export interface NativeScoreOptions {

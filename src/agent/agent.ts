@@ -78,9 +78,12 @@ export class Agent {
     return { ...this.config.generation, seed: this.config.generation.seed + this.calls++, ...given };
   }
 
-  /** One batched engine call; every prompt stops at the agent's stop ids. */
-  async generate(prompts: Int32Array[], generation: GenerationConfig): Promise<PolicyCompletion[]> {
-    return this.policy.generate(prompts, { ...generation, stopTokenIds: this.stopTokenIds });
+  /**
+   * One batched engine call; every prompt stops at the agent's stop ids. `seeds`: one per
+   * prompt, in place of `generation.seed` (see PolicyGenerateOptions.seeds).
+   */
+  async generate(prompts: Int32Array[], generation: GenerationConfig, seeds?: number[]): Promise<PolicyCompletion[]> {
+    return this.policy.generate(prompts, { ...generation, stopTokenIds: this.stopTokenIds, ...(seeds ? { seeds } : {}) });
   }
 
   /** The text of sampled ids, without the stop token that ended them. */

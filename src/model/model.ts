@@ -41,7 +41,7 @@ export class Model {
   /** Samples a completion of every prompt, all prompts in one batch. */
   async generate(prompts: Int32Array[], options: GenerateOptions): Promise<Completion[]> {
     const arrays = tokenArrays('prompts', prompts);
-    const native = generateOptions(options, this.config.generation);
+    const native = generateOptions(options, this.config.generation, arrays.length);
     const out = await callNativeAsync(() => this.#native.generate(arrays, native));
     return out.map((c) => ({ tokens: c.tokens, logprobs: c.logprobs, finishReason: c.finishReason as Completion['finishReason'] }));
   }

@@ -53,6 +53,12 @@ export interface GenerateOptions {
   stopTokenIds?: number[];
   /** Same seed, same prompts, same options: same tokens. Default 0. */
   seed?: number;
+  /**
+   * One seed per prompt (integers in [0, 2^53)), instead of `seed`: each prompt's tokens
+   * then depend on its own seed alone, not on the other prompts of the batch or its place
+   * among them. Rollouts give every sample its own.
+   */
+  seeds?: number[];
 }
 
 export interface Completion {

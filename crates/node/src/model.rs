@@ -107,6 +107,8 @@ pub struct NativeGenerateOptions {
     /// Absent: the model's end-of-sequence tokens.
     pub stop_token_ids: Option<Vec<u32>>,
     pub seed: i64,
+    /// One seed per prompt (rows then draw independently of their batch); absent: (seed, row).
+    pub seeds: Option<Vec<i64>>,
 }
 
 #[napi(object)]
@@ -238,6 +240,7 @@ impl Model {
             },
             stop_token_ids: options.stop_token_ids.unwrap_or_else(|| self.shared.engine.stop_token_ids()),
             seed: options.seed as u64,
+            row_seeds: options.seeds.map(|seeds| seeds.into_iter().map(|s| s as u64).collect()),
         };
         AsyncTask::new(GenerateTask { shared: self.shared.clone(), prompts: copy_all(prompts), options })
     }
