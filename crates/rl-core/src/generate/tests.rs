@@ -54,21 +54,21 @@ fn with_row_seeds_a_row_draws_the_same_tokens_in_any_batch_at_any_position() {
         let d = decoder(&c);
         // Stop tokens some rows hit, so rows leave the batch at different steps.
         let base = GenerateOptions { stop_token_ids: vec![3, 11, 20], ..options(0) };
+        let seeded = |seeds: &[u64]| GenerateOptions { row_seeds: Some(seeds.to_vec()), ..base.clone() };
         let seeds = [101u64, 202, 303, 404];
-        let together = generate(&d, &prompts(), &GenerateOptions { row_seeds: Some(seeds.to_vec()), ..base.clone() }).unwrap();
+        let together = generate(&d, &prompts(), &seeded(&seeds)).unwrap();
         // Each prompt alone, and the batch reversed (other neighbours, other padding).
-        let mut reversed = prompts();
-        reversed.reverse();
+        let reversed: Vec<Vec<u32>> = prompts().into_iter().rev().collect();
         let reversed_seeds: Vec<u64> = seeds.iter().rev().copied().collect();
-        let backwards = generate(&d, &reversed, &GenerateOptions { row_seeds: Some(reversed_seeds), ..base.clone() }).unwrap();
+        let backwards = generate(&d, &reversed, &seeded(&reversed_seeds)).unwrap();
         for (i, prompt) in prompts().iter().enumerate() {
-            let alone = generate(&d, &[prompt.clone()], &GenerateOptions { row_seeds: Some(vec![seeds[i]]), ..base.clone() }).unwrap();
+            let alone = generate(&d, &[prompt.clone()], &seeded(&seeds[i..=i])).unwrap();
             assert_eq!(together[i].tokens, alone[0].tokens, "{:?} row {i}: batched vs alone", c.architecture);
             assert_eq!(together[i].tokens, backwards[3 - i].tokens, "{:?} row {i}: position in the batch", c.architecture);
         }
         // The same prompt with two seeds in one batch: two different samples.
         let twice = vec![prompts()[0].clone(), prompts()[0].clone()];
-        let two = generate(&d, &twice, &GenerateOptions { row_seeds: Some(vec![1, 2]), ..base.clone() }).unwrap();
+        let two = generate(&d, &twice, &seeded(&[1, 2])).unwrap();
         assert_ne!(two[0].tokens, two[1].tokens);
     }
 }
