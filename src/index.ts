@@ -26,6 +26,10 @@ export type {
 export { makeTinyModel, inspectModel, convertModel, Tokenizer, type MakeTinyModelOptions, type TinySize } from './io/models.js';
 export type { Architecture, GenerationDefaults, ModelConfigInfo, ModelInfo, SpecialToken } from './io/types.js';
 export { Model, loadModel, randomModel } from './model/model.js';
+export type { ComputeBackend } from './backends/compute-backend.js';
+export type { BackendConfig } from './backends/config.js';
+export { TinkerBackend, type TinkerTimings } from './backends/tinker/backend.js';
+export type { TinkerBackendOptions } from './backends/tinker/options.js';
 export type {
   Completion,
   GenerateOptions,

@@ -1,5 +1,6 @@
 /** AgentConfig: what model to run, how to prompt it and how to sample from it. */
 import { z } from 'zod';
+import { backendConfigSchema } from '../backends/config.js';
 import { parseWith } from '../core/validate.js';
 
 /** Sampling defaults; each can be overridden per agent and per call. */
@@ -61,6 +62,8 @@ export const agentConfigSchema = z.strictObject({
   chatTemplate: z.string().min(1).optional(),
   /** Train low-rank adapters instead of every weight; absent = full fine-tuning. */
   lora: loraSchema.optional(),
+  /** Where generation and training run. Default: the native engine, in this process. */
+  backend: backendConfigSchema.optional(),
 });
 
 export type AgentConfigInput = z.input<typeof agentConfigSchema>;

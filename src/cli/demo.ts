@@ -1,6 +1,7 @@
 /** `stateset-agents demo`: trains the customer-service agent and writes its report. */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import type { BackendConfig } from '../backends/config.js';
 import { fail } from '../core/errors.js';
 import { DEMO_ALGORITHMS, DEMO_DEFAULTS, runDemo, type DemoAlgorithm } from '../demo/run.js';
 
@@ -13,7 +14,10 @@ export function registerDemo(program: Command): void {
     .option('--steps <n>', 'training steps', String(DEMO_DEFAULTS.steps))
     .option('--seed <n>', 'seed of every random choice', '0')
     .option('--out <dir>', 'folder for the report and the run', 'demo-report')
-    .action(async (options: { model: string; algorithm: string; steps: string; seed: string; out: string }) => {
+    .option('--backend <type>', "where generation and training run: 'native' (this process) or 'tinker' (a Tinker-compatible service)", 'native')
+    .option('--base-url <url>', 'the Tinker-compatible service (with --backend tinker)')
+    .option('--api-key <key>', 'its API key (default: TINKER_API_KEY)')
+    .action(async (options: { model: string; algorithm: string; steps: string; seed: string; out: string; backend: string; baseUrl?: string; apiKey?: string }) => {
       if (!DEMO_ALGORITHMS.includes(options.algorithm as DemoAlgorithm)) {
         fail('ERR_INVALID_ARGUMENT', `--algorithm must be one of ${DEMO_ALGORITHMS.join(', ')}, got '${options.algorithm}'`);
       }
@@ -24,6 +28,7 @@ export function registerDemo(program: Command): void {
         steps: integerOption('--steps', options.steps, 1),
         seed: integerOption('--seed', options.seed, 0),
         out,
+        backend: backendOption(options),
       });
       const { before, after } = report;
       console.log(
@@ -32,6 +37,13 @@ export function registerDemo(program: Command): void {
           `KL to base ${report.kl_to_base.toFixed(4)}`,
       );
     });
+}
+
+function backendOption(options: { backend: string; baseUrl?: string; apiKey?: string }): BackendConfig | undefined {
+  if (options.backend === 'native') return undefined;
+  if (options.backend !== 'tinker') fail('ERR_INVALID_ARGUMENT', `--backend must be native or tinker, got '${options.backend}'`);
+  if (!options.baseUrl) fail('ERR_INVALID_ARGUMENT', '--backend tinker needs --base-url, the address of the Tinker-compatible service');
+  return { type: 'tinker', baseUrl: options.baseUrl, ...(options.apiKey ? { apiKey: options.apiKey } : {}) };
 }
 
 function integerOption(name: string, text: string, min: number): number {

@@ -26,7 +26,12 @@ export type ErrorCode =
   | 'ERR_CONFIG_FILE'
   | 'ERR_MODULE_LOAD'
   | 'ERR_CHECKPOINT_WRITE'
-  | 'ERR_TRACKER';
+  | 'ERR_TRACKER'
+  | 'ERR_BACKEND'
+  | 'ERR_BACKEND_REQUEST'
+  | 'ERR_BACKEND_TIMEOUT'
+  | 'ERR_BACKEND_UNREACHABLE'
+  | 'ERR_BACKEND_AUTH';
 
 export class StatesetError extends Error {
   readonly code: ErrorCode;

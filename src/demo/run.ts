@@ -7,6 +7,8 @@
 import { join } from 'node:path';
 import { Agent } from '../agent/agent.js';
 import { StatesetError } from '../core/errors.js';
+import type { BackendConfig } from '../backends/config.js';
+import type { ComputeBackend } from '../backends/compute-backend.js';
 import { loadModel } from '../model/model.js';
 import { deepMerge, type DeepPartial, type TrainerConfig } from '../train/config.js';
 import { train } from '../train/trainer.js';
@@ -37,6 +39,8 @@ export interface DemoOptions {
   heldoutScenarios?: number;
   /** Sample conversations in the report. Default 5 (one per topic). */
   samples?: number;
+  /** Where generation and training run (e.g. a Tinker-compatible service). Default: the native engine. */
+  backend?: BackendConfig;
   /** LoRA of a model other than 'tiny'. Default DEMO_DEFAULTS.other.lora. */
   lora?: { rank: number; alpha: number };
   /** Trainer fields laid over the demo's defaults. */
@@ -92,8 +96,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   const maxNewTokens = options.config?.generation?.maxNewTokens ?? DEMO_DEFAULTS.maxNewTokens;
 
   const lora = settings.lora;
-  const agent = await Agent.create({ model: path, generation: { maxNewTokens, seed }, ...(lora ? { lora } : {}) }, { loraSeed: seed });
-  const base = await loadModel(path);
+  const agent = await Agent.create({ model: path, generation: { maxNewTokens, seed }, ...(lora ? { lora } : {}), ...(options.backend ? { backend: options.backend } : {}) }, { loraSeed: seed });
+  const policy = agent.policy as ComputeBackend;
+  const base = policy.reference ? await policy.reference() : await loadModel(path);
   const evaluation = { seed, maxNewTokens };
   const measure = async (step: number): Promise<{ point: TrainingPoint; result: DemoEvaluation }> => {
     const result = await evaluateDemo(agent, heldout, evaluation);

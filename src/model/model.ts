@@ -4,6 +4,7 @@
  * a HuggingFace folder. Generation, scoring, loading and saving run on native threads,
  * off the event loop.
  */
+import type { ComputeBackend } from '../backends/compute-backend.js';
 import { fail } from '../core/errors.js';
 import { callNative, callNativeAsync, native, type NativeModel } from '../native.js';
 import type { ModelInfo } from '../io/types.js';
@@ -13,7 +14,9 @@ import { generateOptions, scoreOptions, tokenArrays } from './options.js';
 import { nativeLoraOptions, nativeTrainBatch, nativeTrainConfig, type TrainBatch, type TrainStepConfig, type TrainStepMetrics } from './train.js';
 import type { Completion, GenerateOptions, LoadModelOptions, ModelConfig, ScoreOptions, ScoreResult } from './types.js';
 
-export class Model {
+/** The native compute backend: the in-process Rust engine. */
+export class Model implements ComputeBackend {
+  readonly kind = 'native';
   readonly config: ModelConfig;
   /** The absolute path the base weights were loaded from (undefined for a random model). */
   readonly source?: string;
@@ -23,7 +26,7 @@ export class Model {
   constructor(handle: NativeModel, source?: string) {
     this.#native = handle;
     this.source = source;
-    this.config = toConfig(callNative(() => handle.config()));
+    this.config = modelConfigOf(callNative(() => handle.config()));
   }
 
   /** Text to token ids. Special-token strings in the text (e.g. `<|im_end|>`) become their ids. */
@@ -131,7 +134,8 @@ export async function randomModel(config: Record<string, unknown>, options?: Loa
   return new Model(await callNativeAsync(() => native.randomModel(JSON.stringify(config), seed, threads, lora)));
 }
 
-function toConfig(info: ModelInfo): ModelConfig {
+/** A model's config as the engine reports it, in the shape agents and backends use. */
+export function modelConfigOf(info: ModelInfo): ModelConfig {
   return {
     ...info.config,
     bosToken: info.bos?.text,

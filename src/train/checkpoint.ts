@@ -14,7 +14,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { StatesetError } from '../core/errors.js';
-import type { Model } from '../model/model.js';
+import type { ComputeBackend } from '../backends/compute-backend.js';
 
 export const TrainerStateSchema = z.object({
   /** Optimizer steps done. */
@@ -31,7 +31,7 @@ export type TrainerState = z.infer<typeof TrainerStateSchema>;
 
 export const CHECKPOINT_PARTS = { model: 'model', adapter: 'adapter', trainingState: 'training_state', trainerState: 'trainer_state.json' } as const;
 
-export async function writeCheckpoint(dir: string, model: Model, state: TrainerState, options: { lora: boolean; optimizerStarted: boolean }): Promise<void> {
+export async function writeCheckpoint(dir: string, model: ComputeBackend, state: TrainerState, options: { lora: boolean; optimizerStarted: boolean }): Promise<void> {
   if (options.lora) await model.saveAdapter(join(dir, CHECKPOINT_PARTS.adapter));
   else await model.save(join(dir, CHECKPOINT_PARTS.model));
   if (options.optimizerStarted) await model.saveTrainingState(join(dir, CHECKPOINT_PARTS.trainingState));

@@ -17,7 +17,8 @@ import type { Trajectory } from '../core/episode.js';
 import { StatesetError } from '../core/errors.js';
 import type { Environment } from '../env/environment.js';
 import { learningRate } from '../algorithms/schedule.js';
-import { loadModel, type Model } from '../model/model.js';
+import type { ComputeBackend } from '../backends/compute-backend.js';
+import { loadModel } from '../model/model.js';
 import type { TrainStepMetrics } from '../model/train.js';
 import { CompositeReward, type WeightedReward } from '../rewards/composite.js';
 import type { RewardFunction } from '../rewards/types.js';
@@ -138,7 +139,7 @@ export class Trainer<Scenario> {
     if (resumed) truncateLogs(options.out, state.step);
     writeRunConfig(options.out, { ...options.describe, trainer: config });
     if (this.usesDataset) this.sftData = sftExamples(agent, options.dataset!);
-    const reference = config.loss.beta > 0 ? await loadModel(options.agent.config.model) : undefined;
+    const reference = config.loss.beta > 0 ? await referenceModel(options.agent, model) : undefined;
     const tracker = runTrackers(options.out, config.steps, options.tracking ?? {}, { ...options.describe, trainer: config });
 
     let lastMetrics: Metrics | undefined;
@@ -161,7 +162,7 @@ export class Trainer<Scenario> {
   }
 
   /** One optimizer step (numIterations passes over one batch); advances `state`. */
-  private async step(agent: Agent, model: Model, reference: Model | undefined, state: TrainerState, tracker: Tracker): Promise<Metrics> {
+  private async step(agent: Agent, model: ComputeBackend, reference: Reference | undefined, state: TrainerState, tracker: Tracker): Promise<Metrics> {
     const started = performance.now();
     const failuresBefore = this.rewardFailures();
     const prepared = await this.prepare(agent, reference, state);
@@ -199,7 +200,7 @@ export class Trainer<Scenario> {
   }
 
   /** The step's batch and its rollout metrics. */
-  private async prepare(agent: Agent, reference: Model | undefined, state: TrainerState) {
+  private async prepare(agent: Agent, reference: Reference | undefined, state: TrainerState) {
     const { config } = this;
     if (this.sftData) {
       const picked = itemsAt(this.sftData.length, state.dataPosition, config.batchSize, config.seed).map((i) => this.sftData![i]);
@@ -271,8 +272,8 @@ export class Trainer<Scenario> {
     await this.options.callbacks?.onEval?.(step, metrics);
   }
 
-  private async save(model: Model, agent: Agent, state: TrainerState): Promise<CheckpointInfo> {
-    const info = await this.store.save(state.step, (dir) => writeCheckpoint(dir, model, { ...state }, { lora: agent.config.lora !== undefined, optimizerStarted: this.optimizerStarted }));
+  private async save(model: ComputeBackend, agent: Agent, state: TrainerState): Promise<CheckpointInfo> {
+    const info = await this.store.save(state.step, (dir) => writeCheckpoint(dir, model, { ...state }, { lora: trainsAdapters(agent, model), optimizerStarted: this.optimizerStarted }));
     await this.options.callbacks?.onCheckpoint?.(info);
     return info;
   }
@@ -283,7 +284,7 @@ export class Trainer<Scenario> {
    */
   private async restoreAgent(checkpointDir: string): Promise<Agent> {
     const { agent } = this.options;
-    const lora = agent.config.lora !== undefined;
+    const lora = trainsAdapters(agent, trainableModel(agent));
     const restored = await Agent.create({ ...agent.config, model: lora ? agent.config.model : join(checkpointDir, CHECKPOINT_PARTS.model) });
     const trainingState = join(checkpointDir, CHECKPOINT_PARTS.trainingState);
     if (existsSync(trainingState)) {
@@ -297,6 +298,18 @@ export class Trainer<Scenario> {
     const stats = this.rewards?.stats() ?? {};
     return Object.values(stats).reduce((n, s) => n + s.failures.error + s.failures.nan + s.failures.timeout, 0);
   }
+}
+
+type Reference = Pick<ComputeBackend, 'score'>;
+
+/** The frozen starting policy for the KL penalty: the backend's own, else the model loaded again. */
+async function referenceModel(agent: Agent, model: ComputeBackend): Promise<Reference> {
+  return model.reference ? model.reference() : loadModel(agent.config.model);
+}
+
+/** Whether checkpoints hold an adapter (LoRA, or a backend that trains adapters) rather than whole weights. */
+function trainsAdapters(agent: Agent, model: ComputeBackend): boolean {
+  return agent.config.lora !== undefined || model.trainsAdapters === true;
 }
 
 function toSample(t: Trajectory): Sample {
