@@ -105,7 +105,8 @@ export class TinkerBackend implements ComputeBackend {
           temperature: options.temperature ?? 1,
           topK: options.topK ?? 0,
           topP: options.topP ?? 1,
-          seed: spreadSeed(options.seed ?? 0),
+          // A group's members share one request, drawn with seeds seed + k on the server.
+          seed: spreadSeed(options.seeds?.[rows[0]] ?? options.seed ?? 0),
           stopTokenIds: options.stopTokenIds ?? this.config.eosTokenIds,
         });
         if (answer.sequences.length !== rows.length) throw new StatesetError('ERR_BACKEND', `asked the server for ${rows.length} samples, got ${answer.sequences.length}.`);
