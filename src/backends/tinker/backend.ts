@@ -301,7 +301,8 @@ export class TinkerBackend implements ComputeBackend {
  * (consecutive steps, say) would share most of their draws: hash the seed to spread them.
  */
 function spreadSeed(seed: number): number {
-  let x = (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ (seed >>> 13)) >>> 0;
+  const high = Math.floor(seed / 2 ** 32) >>> 0;
+  let x = (Math.imul((seed >>> 0) ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(high, 0x27d4eb2f)) >>> 0;
   x = Math.imul(x ^ (x >>> 16), 0xc2b2ae35) >>> 0;
   return (x ^ (x >>> 16)) & 0x3fffffff;
 }
