@@ -8,6 +8,7 @@ import { request as httpRequest } from 'node:http';
 import OpenAI from 'openai';
 import { Agent, loadModel, serveOpenAI, StatesetError, type Policy, type RunningServer } from '../src/index.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../src/serve/openai-server.js';
+import { MAX_REQUEST_DEPTH } from '../src/serve/openai-request.js';
 import { tinyModelDir } from './helpers/tiny-agent.js';
 
 const model = await loadModel(tinyModelDir('llama'));
@@ -70,7 +71,13 @@ async function events(response: Response): Promise<{ event?: string; data: strin
     });
 }
 
-const hello = [{ role: 'user', content: 'Hello' }];
+const hello = [{ role: 'user' as const, content: 'Hello' }];
+
+function nested(depth: number): Record<string, unknown> {
+  let value: Record<string, unknown> = { type: 'string' };
+  for (let i = 0; i < depth; i++) value = { type: 'object', properties: { inner: value } };
+  return value;
+}
 
 test('every bad streaming request gets its 400, as OpenAI error JSON, before any stream byte', async () => {
   const cases: [string, Record<string, unknown>, RegExp][] = [
@@ -89,6 +96,8 @@ test('every bad streaming request gets its 400, as OpenAI error JSON, before any
     ['tool call arguments that are not an object', { messages: [{ role: 'assistant', content: null, tool_calls: [{ id: 'a', type: 'function', function: { name: 'f', arguments: '[1]' } }] }] }, /arguments: must be a JSON object/],
     ['a user message without content', { messages: [{ role: 'user' }] }, /request\.messages\.0\.content: a user message needs content/],
     ['a seed out of range', { messages: hello, seed: -1 }, /request\.seed/],
+    ['more messages than the model has positions', { messages: Array.from({ length: CONTEXT + 1 }, () => ({ role: 'user', content: 'x' })) }, /513 messages cannot fit the model's 512 positions/],
+    ['a tool schema nested past the limit', { messages: hello, tools: [{ type: 'function', function: { name: 'f', parameters: nested(MAX_REQUEST_DEPTH) } }] }, /more than 64 levels deep/],
   ];
   for (const [what, fields, message] of cases) {
     for (const stream of [true, false]) {
@@ -133,6 +142,14 @@ test('fields OpenAI clients send at their neutral values are accepted', async ()
   assert.equal(response.status, 200);
   const body = (await response.json()) as { usage: { completion_tokens: number } };
   assert.ok(body.usage.completion_tokens <= 3);
+});
+
+test('agent.stream refuses a prompt that leaves no room for maxNewTokens on its first next(), before the engine runs', async () => {
+  let engineCalls = 0;
+  const agent = await Agent.create({ model: tinyModelDir('llama') }, { policy: policyWith({ generate: () => engineCalls++ }) });
+  const pieces = agent.stream(hello, { generation: { maxNewTokens: CONTEXT } });
+  await assert.rejects(pieces.next(), (e: unknown) => e instanceof StatesetError && e.code === 'ERR_INVALID_PARAMETER' && /plus maxNewTokens \(512\) exceeds the model's 512 positions/.test(e.message));
+  assert.equal(engineCalls, 0);
 });
 
 test('a normal stream ends with its finish reason, then [DONE]', async () => {

@@ -94,8 +94,29 @@ export interface ChatRequest {
   stream: boolean;
 }
 
-/** The request as the agent takes it; `servedModel` is the only `model` a request may name. */
-export function parseChatRequest(body: unknown, servedModel: string): ChatRequest {
+/**
+ * Deepest nesting of objects and lists a request may have. Tool schemas and arguments are
+ * rendered by recursive code (JSON.stringify, the chat template): deeper input would
+ * overflow its stack. Real JSON schemas stay far below this.
+ */
+export const MAX_REQUEST_DEPTH = 64;
+
+export interface ServedModel {
+  /** The only `model` a request may name. */
+  name: string;
+  /** The model's context, when known: a conversation of more messages cannot fit (each takes a token at least). */
+  positions?: number;
+}
+
+/** The request as the agent takes it. */
+export function parseChatRequest(body: unknown, served: ServedModel): ChatRequest {
+  checkDepth(body, 'request');
+  // Before anything walks the messages: rendering the chat template costs about 40 us per
+  // message on the event loop (a 1 MiB body holds some 35 000), a few ms per thousand here.
+  const count = isObject(body) && Array.isArray(body.messages) ? body.messages.length : 0;
+  if (served.positions !== undefined && count > served.positions) {
+    throw new StatesetError('ERR_INVALID_ARGUMENT', `invalid request: request.messages: ${count} messages cannot fit the model's ${served.positions} positions (each takes one at least); send fewer`);
+  }
   const request = parseWith(requestSchema, body, 'ERR_INVALID_ARGUMENT', 'request');
   const fields: Record<string, unknown> = request;
   const problems = Object.entries(UNSUPPORTED)
@@ -104,8 +125,8 @@ export function parseChatRequest(body: unknown, servedModel: string): ChatReques
   request.tools?.forEach((tool, i) => {
     if (tool.function.strict) problems.push(`request.tools.${i}.function.strict: strict function calling is not supported; leave it out`);
   });
-  if (request.model != null && request.model !== servedModel) {
-    problems.push(`request.model: this server serves "${servedModel}" (GET /v1/models), not ${JSON.stringify(request.model)}`);
+  if (request.model != null && request.model !== served.name) {
+    problems.push(`request.model: this server serves "${served.name}" (GET /v1/models), not ${JSON.stringify(request.model)}`);
   }
   const { max_tokens: maxTokens, max_completion_tokens: maxCompletionTokens } = request;
   if (maxTokens != null && maxCompletionTokens != null && maxTokens !== maxCompletionTokens) {
@@ -139,9 +160,10 @@ function messageProblems(m: RequestMessage, where: string): string[] {
   if (m.role === 'tool' && m.tool_call_id === undefined) problems.push(`${where}.tool_call_id: a tool message names the call it answers`);
   if (m.role !== 'tool' && m.tool_call_id !== undefined) problems.push(`${where}.tool_call_id: only tool messages answer a tool call`);
   m.tool_calls?.forEach((call, j) => {
-    if (!isObject(parseJson(call.function.arguments))) {
-      problems.push(`${where}.tool_calls.${j}.function.arguments: must be a JSON object string, got ${JSON.stringify(call.function.arguments.slice(0, 40))}`);
-    }
+    const what = `${where}.tool_calls.${j}.function.arguments`;
+    const args = parseJson(call.function.arguments);
+    if (!isObject(args)) problems.push(`${what}: must be a JSON object string, got ${JSON.stringify(call.function.arguments.slice(0, 40))}`);
+    else checkDepth(args, what);
   });
   return problems;
 }
@@ -156,6 +178,19 @@ function toMessage(m: RequestMessage): Message {
   if (m.tool_call_id !== undefined) message.toolCallId = m.tool_call_id;
   if (m.name !== undefined) message.name = m.name;
   return message;
+}
+
+/** Walks `value` without recursion, so that any depth can be measured. */
+function checkDepth(value: unknown, what: string): void {
+  const pending: [unknown, number][] = [[value, 0]];
+  while (pending.length) {
+    const [node, depth] = pending.pop()!;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth >= MAX_REQUEST_DEPTH) {
+      throw new StatesetError('ERR_INVALID_ARGUMENT', `invalid request: ${what} nests objects and lists more than ${MAX_REQUEST_DEPTH} levels deep`);
+    }
+    for (const child of Object.values(node)) pending.push([child, depth + 1]);
+  }
 }
 
 function parseJson(text: string): unknown {
