@@ -159,7 +159,7 @@ export function concatIds(a: Int32Array, b: ArrayLike<number>): Int32Array {
   return out;
 }
 
-/** The engine's check (and message) of a prompt and the tokens asked for against the context. */
+/** The engine's check of a prompt and the tokens asked for against the context, in its words. */
 function checkRoomFor(maxNewTokens: number, promptTokens: number, positions: number | undefined): void {
   if (positions === undefined || promptTokens + maxNewTokens <= positions) return;
   throw new StatesetError(
