@@ -38,6 +38,7 @@ export interface NativeScoreOptions {
 export interface NativeModel {
   config(): ModelInfo;
   tokenize(text: string): Int32Array;
+  tokenizeAsync(text: string): Promise<Int32Array>;
   detokenize(ids: Int32Array): string;
   generate(
     prompts: Int32Array[],

@@ -42,6 +42,8 @@ export interface PolicyCompletion {
 export interface Policy {
   readonly config: PolicyConfig;
   tokenize(text: string): Int32Array;
+  /** `tokenize` off the calling thread, when the policy can; agents fall back to `tokenize`. */
+  tokenizeAsync?(text: string): Promise<Int32Array>;
   detokenize(ids: Int32Array): string;
   generate(prompts: Int32Array[], options: PolicyGenerateOptions): Promise<PolicyCompletion[]>;
 }

@@ -35,6 +35,15 @@ export class Model implements ComputeBackend {
     return callNative(() => this.#native.tokenize(text));
   }
 
+  /**
+   * `tokenize` on a worker thread: the event loop stays free meanwhile (a BPE tokenizer
+   * takes about 1.5 s per MiB of text), e.g. for the other requests a server is handling.
+   */
+  async tokenizeAsync(text: string): Promise<Int32Array> {
+    if (typeof text !== 'string') fail('ERR_INVALID_ARGUMENT', `tokenize takes a string, got ${typeof text}`);
+    return callNativeAsync(() => this.#native.tokenizeAsync(text));
+  }
+
   /** Token ids to text, special tokens included. */
   detokenize(ids: Int32Array | number[]): string {
     const [array] = tokenArrays('ids', [ids]);

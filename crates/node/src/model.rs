@@ -202,6 +202,26 @@ impl Task for SaveTask {
     }
 }
 
+/// Tokenizes on a libuv worker thread: a long text (about 1.5 s per MiB with a BPE
+/// tokenizer) would otherwise stall the event loop and every request a server is handling.
+pub struct TokenizeTask {
+    shared: Arc<Shared>,
+    text: String,
+}
+
+impl Task for TokenizeTask {
+    type Output = Vec<u32>;
+    type JsValue = Int32Array;
+
+    fn compute(&mut self) -> napi::Result<Vec<u32>> {
+        guarded(|| self.shared.engine.model.tokenizer.encode(&self.text))
+    }
+
+    fn resolve(&mut self, _env: Env, ids: Vec<u32>) -> napi::Result<Int32Array> {
+        Ok(Int32Array::new(ids.into_iter().map(|t| t as i32).collect()))
+    }
+}
+
 fn copy_all(arrays: Vec<Int32Array>) -> Vec<Vec<i32>> {
     arrays.iter().map(|a| a.to_vec()).collect()
 }
@@ -218,6 +238,12 @@ impl Model {
     pub fn tokenize(&self, text: String) -> napi::Result<Int32Array> {
         let ids = self.shared.engine.model.tokenizer.encode(&text).map_err(to_napi)?;
         Ok(Int32Array::new(ids.into_iter().map(|t| t as i32).collect()))
+    }
+
+    /// `tokenize` off the event loop.
+    #[napi(catch_unwind, ts_return_type = "Promise<Int32Array>")]
+    pub fn tokenize_async(&self, text: String) -> AsyncTask<TokenizeTask> {
+        AsyncTask::new(TokenizeTask { shared: self.shared.clone(), text })
     }
 
     #[napi(catch_unwind)]
