@@ -2,6 +2,7 @@
 // tiny Llama the project makes. .ci/run installs the server (scripts/tinker-server/setup.sh).
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,7 @@ import { join } from 'node:path';
 import { Agent, groupAdvantages, loadModel, train, type TrainStepConfig } from '../src/index.js';
 import { TinkerBackend } from '../src/backends/tinker/backend.js';
 import { isCode } from './helpers/errors.js';
-import { startTinkerServer, tinkerServerMissing, type TinkerServer } from './helpers/tinker-server.js';
+import { startTinkerServer, TINKER_VENV, tinkerServerMissing, type TinkerServer } from './helpers/tinker-server.js';
 import { environment } from './helpers/trainer.js';
 
 const missing = tinkerServerMissing();
@@ -119,6 +120,14 @@ describe('tinker backend against a SkyRL server', { skip: missing }, () => {
     const local = await loadModel(dir);
     const [remote, native] = [await b.score(sequences), await local.score(sequences)];
     remote.forEach((s, i) => s.logprobs.forEach((lp, t) => assert.ok(Math.abs(lp - native[i].logprobs[t]) < 1e-3, `seq ${i} token ${t}: server ${lp} vs native ${native[i].logprobs[t]}`)));
+    // And in Python: transformers + peft (from the server's environment) load the same folder.
+    const python = spawnSync(join(TINKER_VENV, 'bin', 'python'), [join(import.meta.dirname, '..', 'scripts', 'tinker-server', 'peft_logprobs.py'), server.baseModel, dir], {
+      input: JSON.stringify(sequences.map((s) => Array.from(s))),
+      encoding: 'utf8',
+    });
+    assert.equal(python.status, 0, python.stderr);
+    const peft = JSON.parse(python.stdout) as number[][];
+    remote.forEach((s, i) => s.logprobs.forEach((lp, t) => assert.ok(Math.abs(lp - peft[i][t]) < 1e-3, `seq ${i} token ${t}: server ${lp} vs peft ${peft[i][t]}`)));
   });
 
   test('the trainer runs GRPO through the backend, checkpoints and resumes', async () => {
@@ -163,6 +172,38 @@ describe('tinker backend against a SkyRL server', { skip: missing }, () => {
     await assert.rejects(TinkerBackend.create({ baseUrl: server.baseUrl, apiKey: API_KEY, baseModel: server.baseModel, loraRank: 64 }), isCode('ERR_BACKEND_REQUEST', /rank/i));
     void b;
   });
+  // Last: it stops the server.
+  test('a server that goes away mid-run ends it with a named error and leaves the checkpoint whole', async () => {
+    const config = { model: server.baseModel, backend: { type: 'tinker' as const, baseUrl: server.baseUrl, apiKey: API_KEY, retries: 1 }, lora: { rank: 8 } };
+    const agent = await Agent.create(config);
+    const out = mkdtempSync(join(tmpdir(), 'tinker-down-'));
+    let stopped = false;
+    await assert.rejects(
+      train({
+        agent,
+        environment: environment(),
+        scenarios: [{ id: 'a', userTurns: ['Hello?'] }],
+        config: { steps: 3, batchSize: 1, groupSize: 2, learningRate: 1e-2, generation: { maxNewTokens: 4 }, saveEvery: 1, overlong: { maskTruncated: false } },
+        out,
+        callbacks: {
+          onCheckpoint: async (info) => {
+            if (info.step === 1 && !stopped) {
+              stopped = true;
+              await server.stop();
+            }
+          },
+        },
+      }),
+      isCode('ERR_BACKEND_UNREACHABLE', /baseUrl/),
+    );
+    assert.ok(stopped);
+    const step1 = join(out, 'checkpoints', 'step-1');
+    for (const part of ['adapter/adapter_model.safetensors', 'adapter/adapter_config.json', 'training_state/tinker_state.json', 'trainer_state.json']) {
+      assert.ok(existsSync(join(step1, part)), `${part} is in the last checkpoint`);
+    }
+    assert.ok(!existsSync(join(out, 'checkpoints', 'step-2')));
+  });
+
 });
 
 describe('tinker futures', () => {
