@@ -163,6 +163,31 @@ describe('tinker backend against a SkyRL server', { skip: missing }, () => {
     assert.ok(existsSync(join(out, 'checkpoints', 'step-4', 'adapter', 'adapter_model.safetensors')));
   });
 
+  test('GRPO through the trainer learns a toy reward', async () => {
+    const agent = await Agent.create({ model: server.baseModel, backend: { type: 'tinker', baseUrl: server.baseUrl, apiKey: API_KEY }, lora: { rank: 8 } });
+    open.push(agent.policy as TinkerBackend);
+    const half = agent.policy.config.vocabSize / 2;
+    // The share of reply tokens from the upper half of the vocabulary: about 0.05 at first on this model.
+    const upperHalf = { name: 'upper_half', scope: 'episode' as const, score: (episode: { turns: Array<{ assistant: { content: string } }> }) => {
+      const ids = agent.policy.tokenize(episode.turns[0].assistant.content);
+      return ids.length ? ids.filter((t) => t >= half).length / ids.length : 0;
+    } };
+    const seen: number[] = [];
+    await train({
+      agent,
+      environment: environment(),
+      scenarios: [{ id: 'a', userTurns: ['Hello, where is my order?'] }, { id: 'b', userTurns: ['I want a refund.'] }],
+      rewards: [upperHalf],
+      config: { steps: 10, batchSize: 2, groupSize: 8, learningRate: 1e-2, generation: { maxNewTokens: 8 }, overlong: { maskTruncated: false } },
+      callbacks: { onStep: (_, m) => void seen.push(m.reward_mean as number) },
+      tracking: { console: { quiet: true }, tensorboard: false },
+      out: mkdtempSync(join(tmpdir(), 'tinker-learn-')),
+    });
+    const first = (seen[0] + seen[1]) / 2;
+    const last = (seen[8] + seen[9]) / 2;
+    assert.ok(last > first + 0.3, `mean reward rose clearly: ${seen.map((r) => r.toFixed(2)).join(' ')}`);
+  });
+
   test('errors name what to check', async () => {
     await assert.rejects(TinkerBackend.create({ baseUrl: server.baseUrl, apiKey: 'sk-wrong', baseModel: server.baseModel }), isCode('ERR_INVALID_CONFIG', /tml-/));
     await assert.rejects(TinkerBackend.create({ baseUrl: server.baseUrl, apiKey: API_KEY, baseModel: server.baseModel + '-x', tokenizer: server.baseModel }), isCode('ERR_INVALID_CONFIG', /does not serve/));
