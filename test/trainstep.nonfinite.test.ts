@@ -6,8 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadModel, type Model, type TrainBatch } from '../src/index.js';
+import { Agent, loadModel, train, type Model, type TrainBatch } from '../src/index.js';
 import { tempDir, tinyModel } from './helpers/tiny-model.js';
+import { readJsonl } from './helpers/trainer.js';
 
 /** Sets every value of the float32 tensor `name` in a safetensors file. */
 function fillTensor(file: string, name: string, value: number): void {
@@ -37,10 +38,14 @@ async function savedWeights(model: Model): Promise<Buffer> {
   return readFileSync(join(dir, 'model.safetensors'));
 }
 
-test('non-finite log-probs in the training forward skip the step instead of throwing', async () => {
+async function poisonedModelDir(): Promise<string> {
   const { dir } = await tinyModel('llama');
   fillTensor(join(dir, 'model.safetensors'), 'model.norm.weight', 1e38);
-  const model = await loadModel(dir);
+  return dir;
+}
+
+test('non-finite log-probs in the training forward skip the step instead of throwing', async () => {
+  const model = await loadModel(await poisonedModelDir());
   const before = await savedWeights(model);
   const config = { learningRate: 1e-2, temperature: 0.01 };
 
@@ -55,4 +60,25 @@ test('non-finite log-probs in the training forward skip the step instead of thro
   const again = await model.trainStep(batchOf(model), { ...config, activationCheckpointing: true });
   assert.equal(again.skipped, true);
   assert.equal(again.skipped_steps, 2);
+});
+
+test('the trainer counts a skipped step, logs it, and trains on', async () => {
+  const agent = await Agent.create({ model: await poisonedModelDir() });
+  const out = join(tempDir(), 'run');
+  const notices: string[] = [];
+  const result = await train({
+    agent,
+    algorithm: 'sft',
+    dataset: [{ messages: [{ role: 'user', content: 'Where is my order?' }, { role: 'assistant', content: 'It ships today, thank you for waiting.' }] }],
+    config: { steps: 2, batchSize: 1, generation: { temperature: 0.01 } },
+    tracking: { console: false, tensorboard: false, warn: (line) => notices.push(line) },
+    out,
+  });
+  assert.equal(result.step, 2);
+  assert.deepEqual(readJsonl(join(out, 'metrics.jsonl')).map((m) => m.skipped_steps), [1, 2]);
+  assert.deepEqual(
+    notices.filter((n) => /optimizer updates skipped/.test(n)).map((n) => n.split(':')[0]),
+    ['step 1', 'step 2'],
+  );
+  assert.match(notices[0], /1 of 1 optimizer updates skipped because the loss, the log-probs or the gradient was not finite; the weights were left unchanged \(1 skipped in this run so far\)/);
 });
