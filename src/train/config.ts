@@ -54,7 +54,8 @@ export const TrainerConfigSchema = z
       /**
        * L_max of 'seq-mean-token-sum-norm' (Dr. GRPO): a constant, so that the effective
        * learning rate does not change with each batch's longest completion. Default (filled
-       * by the trainer): generation.maxNewTokens times the environment's maxTurns.
+       * by the trainer): generation.maxNewTokens times the environment's maxTurns (1 when it
+       * has none); for SFT on a dataset, the dataset's longest target.
        */
       maxCompletionLength: z.number().int().positive().max(0xffffffff).optional(),
       beta: nonNegative,
