@@ -47,7 +47,13 @@ export const generationSchema = generationOverridesSchema.transform((given) => (
 export const loraSchema = z.strictObject({
   rank: z.int().positive().default(8),
   alpha: z.number().positive().default(16),
-  dropout: z.number().min(0).lt(1).default(0),
+  /**
+   * Only 0 (the default): the LoRA forward has no dropout, so any other rate would be
+   * accepted and silently ignored. Kept so that settings copied from PEFT with 0 load.
+   */
+  dropout: z
+    .literal(0, { error: 'LoRA dropout is not implemented (the adapters train without it): remove lora.dropout or set it to 0.' })
+    .default(0),
   /** HuggingFace module names the adapters wrap. */
   targetModules: z.array(z.string().min(1)).min(1).default(['q_proj', 'k_proj', 'v_proj', 'o_proj']),
 });

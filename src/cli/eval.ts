@@ -9,7 +9,6 @@ import type { Command } from 'commander';
 import { StatesetError } from '../core/errors.js';
 import { evaluate } from '../train/evaluate.js';
 import { createAgent, createEnvironment, createRewards, loadItems, loadRunConfig } from '../train/run-config.js';
-import { registerTypeScriptModules } from './typescript-modules.js';
 
 export function registerEval(program: Command): void {
   program
@@ -23,7 +22,6 @@ export function registerEval(program: Command): void {
       const { config, baseDir } = loadRunConfig(flags.config, flags.set);
       const items = config.evalScenarios ?? config.scenarios;
       if (!items) throw new StatesetError('ERR_INVALID_CONFIG', `${flags.config} has no evalScenarios or scenarios to evaluate on.`);
-      await registerTypeScriptModules();
       const { metrics, trajectories } = await evaluate({
         agent: await createAgent(config, baseDir, resolve(flags.model)),
         environment: await createEnvironment(config, baseDir),

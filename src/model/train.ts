@@ -52,7 +52,7 @@ export interface TrainStepMetrics extends PolicyLossMetrics {
   /** Global gradient norm before clipping (NaN on a skipped step). */
   grad_norm: number;
   lr: number;
-  /** The loss or gradient was not finite: the weights were left unchanged. */
+  /** The log-probs, the loss or the gradient were not finite: the weights were left unchanged. */
   skipped: boolean;
   /** Steps skipped so far. */
   skipped_steps: number;

@@ -10,6 +10,7 @@ const positiveInt = z.number().int().positive();
 const nonNegative = z.number().nonnegative();
 const probability = z.number().min(0).max(1);
 
+/** Every object is strict: a misspelt key is an error naming its path, never silently ignored. */
 export const TrainerConfigSchema = z
   .object({
     algorithm: z.enum(ALGORITHMS as [Algorithm, ...Algorithm[]]),
@@ -35,23 +36,32 @@ export const TrainerConfigSchema = z
     adamBetas: z.tuple([probability, probability]),
     adamEps: z.number().positive(),
     maxGradNorm: z.number().positive(),
-    advantage: z.object({
+    advantage: z.strictObject({
       estimator: z.enum(['grpo', 'dr_grpo', 'rloo', 'reinforce_pp']),
       scale: z.enum(['group', 'batch', 'none']).optional(),
       eps: z.number().positive(),
     }),
     /** How advantages reach tokens (ALGORITHMS.md section 5). */
     creditAssignment: z.enum(['episode', 'turn']),
-    loss: z.object({
+    /** Discount between turns for creditAssignment 'turn': G_k = r_k + gamma * G_{k+1}. */
+    gamma: probability,
+    loss: z.strictObject({
       loss: z.enum(['token_clip', 'gspo', 'gspo_token', 'sft']),
       epsLow: nonNegative,
       epsHigh: nonNegative,
       dualClip: z.number().gt(1).optional(),
       aggregation: z.enum(['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum', 'seq-mean-token-sum-norm']),
+      /**
+       * L_max of 'seq-mean-token-sum-norm' (Dr. GRPO): a constant, so that the effective
+       * learning rate does not change with each batch's longest completion. Default (filled
+       * by the trainer): generation.maxNewTokens times the environment's maxTurns (1 when it
+       * has none); for SFT on a dataset, the dataset's longest target.
+       */
+      maxCompletionLength: z.number().int().positive().max(0xffffffff).optional(),
       beta: nonNegative,
       klEstimator: z.enum(['k1', 'k2', 'k3']),
     }),
-    generation: z.object({
+    generation: z.strictObject({
       maxNewTokens: positiveInt,
       temperature: nonNegative,
       topP: z.number().gt(0).max(1),
@@ -59,9 +69,9 @@ export const TrainerConfigSchema = z
       minP: probability,
     }),
     /** DAPO: drop groups whose rewards are all equal; sample again up to `maxRounds` extra times. */
-    dynamicSampling: z.object({ enabled: z.boolean(), maxRounds: z.number().int().nonnegative() }),
+    dynamicSampling: z.strictObject({ enabled: z.boolean(), maxRounds: z.number().int().nonnegative() }),
     /** DAPO: soft overlong punishment (ALGORITHMS.md section 4) and masking of truncated completions. */
-    overlong: z.object({
+    overlong: z.strictObject({
       enabled: z.boolean(),
       cacheLength: positiveInt,
       maskTruncated: z.boolean(),
@@ -94,6 +104,7 @@ const COMMON: Omit<TrainerConfig, 'algorithm' | 'advantage' | 'loss' | 'dynamicS
   adamEps: 1e-8,
   maxGradNorm: 1.0,
   creditAssignment: 'episode',
+  gamma: 1,
   generation: { maxNewTokens: 64, temperature: 1.0, topP: 1.0, topK: 0, minP: 0 },
   evalEvery: 0,
   saveEvery: 0,

@@ -20,7 +20,7 @@ import { ConversationEnvironment } from '../env/conversation.js';
 import type { Environment } from '../env/environment.js';
 import { CompositeReward, type WeightedReward } from '../rewards/composite.js';
 import { rewardFunction, type RewardFunction } from '../rewards/types.js';
-import { BUILTIN_REWARDS, builtinReward } from './builtin-rewards.js';
+import { BUILTIN_REWARDS, builtinReward, builtinRewardEntries } from './builtin-rewards.js';
 import { deepMerge, presetConfig, TrainerConfigSchema } from './config.js';
 import { ALGORITHMS, type Algorithm } from './presets.js';
 import { isTinyModelName, tinyModelPath } from './tiny-model-cache.js';
@@ -49,19 +49,20 @@ const ItemsSchema = z.union([z.array(z.record(z.string(), z.unknown())).min(1), 
   error: 'expected a non-empty list of items, { file: path } (.jsonl, .json or .yaml), or { module, export }',
 });
 
-const RewardSchema = z
-  .strictObject({
-    /** A built-in reward. */
-    name: z.enum(Object.keys(BUILTIN_REWARDS) as [string, ...string[]]).optional(),
+const weight = z.number().default(1);
+
+/** A built-in reward by name (its options checked by the built-in's own schema), or your own module. */
+const RewardSchema = z.discriminatedUnion('name', [
+  z.strictObject({
+    name: z.undefined().optional(),
     /** Your own: a module exporting a reward function, or a function of `options` returning one. */
-    module: z.string().min(1).optional(),
+    module: z.string({ error: `give either name (a built-in reward: ${Object.keys(BUILTIN_REWARDS).join(', ')}) or module (with export) for your own` }).min(1),
     export: z.string().min(1).optional(),
-    weight: z.number().default(1),
+    weight,
     ...withOptions,
-  })
-  .refine((r) => (r.name === undefined) !== (r.module === undefined), {
-    error: `give either name (a built-in reward: ${Object.keys(BUILTIN_REWARDS).join(', ')}) or module (with export) for your own`,
-  });
+  }),
+  ...builtinRewardEntries(weight),
+]);
 
 export const RunConfigSchema = z.strictObject({
   /** A HuggingFace folder, a .gguf file (relative to the config file), or `tiny` / `tiny:gpt2`. */
@@ -136,11 +137,11 @@ export async function createRewards(config: RunConfig, baseDir: string): Promise
   const entries: WeightedReward<any>[] = [];
   for (const [i, entry] of config.rewards.entries()) {
     const where = `rewards.${i}`;
-    if (entry.name !== undefined) {
-      entries.push({ reward: builtinReward(entry.name, entry.options ?? {}, where), weight: entry.weight });
+    if (!('module' in entry)) {
+      entries.push({ reward: builtinReward(entry.name, entry.options, where), weight: entry.weight });
       continue;
     }
-    const value = await importModuleReference({ module: entry.module!, export: entry.export }, baseDir, where);
+    const value = await importModuleReference({ module: entry.module, export: entry.export }, baseDir, where);
     const reward = typeof value === 'function' ? await (value as (o: unknown) => unknown)(entry.options ?? {}) : value;
     try {
       entries.push({ reward: rewardFunction(reward as RewardFunction), weight: entry.weight });

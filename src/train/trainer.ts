@@ -31,7 +31,7 @@ import { resolveConfig, type DeepPartial, type TrainerConfig } from './config.js
 import { evaluate, rolloutSummary } from './evaluate.js';
 import type { Algorithm } from './presets.js';
 import { rolloutStep } from './rollout-step.js';
-import { checkFreshRunFolder, latestCheckpoint, truncateLogs, writeRunConfig } from './run-folder.js';
+import { latestCheckpoint, prepareFreshRunFolder, truncateLogs, writeRunConfig } from './run-folder.js';
 import { deriveSeed, itemsAt } from './seeds.js';
 import { bestOfGroups, sftBatch, sftExamples, type SftExample } from './sft.js';
 import { meanRecord } from './stats.js';
@@ -104,6 +104,14 @@ export class Trainer<Scenario> {
     this.rewards = Array.isArray(options.rewards) ? new CompositeReward(options.rewards) : options.rewards;
     this.store = new CheckpointStore(options.out, { keepLast: this.config.keepLast });
     this.checkInputs();
+    if (this.config.loss.aggregation === 'seq-mean-token-sum-norm' && !this.usesDataset) {
+      this.config.loss.maxCompletionLength ??= this.config.generation.maxNewTokens * (options.environment?.maxTurns ?? 1);
+    }
+  }
+
+  /** Notices of the run (a reused run folder, skipped steps): the tracking's `warn`, else console.warn. */
+  private notice(line: string): void {
+    (this.options.tracking?.warn ?? console.warn)(line);
   }
 
   private get usesDataset(): boolean {
@@ -124,21 +132,34 @@ export class Trainer<Scenario> {
       throw new StatesetError('ERR_INVALID_CONFIG', `overlong.cacheLength (${c.overlong.cacheLength}) must not exceed generation.maxNewTokens (${c.generation.maxNewTokens}).`);
     }
     if (c.loss.loss === 'sft' && c.loss.beta > 0) throw new StatesetError('ERR_INVALID_CONFIG', 'loss.beta must be 0 for SFT: the KL term needs rollout log-probs.');
+    const penalty = this.options.agent.config.generation.repetitionPenalty;
+    if (penalty !== 1 && !this.usesDataset) {
+      throw new StatesetError(
+        'ERR_INVALID_CONFIG',
+        `the agent's generation.repetitionPenalty is ${penalty}, but training needs 1: the penalty changes which tokens are sampled while the loss's importance ratio assumes the model's own distribution, so the update would be biased. ` +
+          'Remove repetitionPenalty from the agent you train (pass it per call, e.g. agent.respond(messages, { generation: { repetitionPenalty } }), where you chat with the trained model).',
+      );
+    }
+    // Every scenario is checked now, before the run writes anything, not when a rollout reaches it.
+    if (environment?.checkScenario) {
+      scenarios?.forEach((s, i) => environment.checkScenario!(s, `scenarios.${i}`));
+      evalScenarios?.forEach((s, i) => environment.checkScenario!(s, `evalScenarios.${i}`));
+    }
   }
 
   async run(): Promise<TrainResult> {
     const { options, config } = this;
     const resumed = options.resume ? latestCheckpoint(options.out, this.store) : undefined;
-    if (!resumed) checkFreshRunFolder(options.out);
+    if (!resumed) prepareFreshRunFolder(options.out, this.store, (line) => this.notice(line));
     const state: TrainerState = resumed ? readTrainerState(resumed.dir) : { step: 0, dataPosition: 0, seed: config.seed, skippedSteps: 0 };
     if (resumed && state.seed !== config.seed) {
       throw new StatesetError('ERR_INVALID_CONFIG', `the run in ${options.out} was trained with seed ${state.seed}, not ${config.seed}: resume it with the same seed.`);
     }
     const agent = resumed ? await this.restoreAgent(resumed.dir) : options.agent;
     const model = trainableModel(agent);
+    if (this.usesDataset) this.useDataset(sftExamples(agent, options.dataset!));
     if (resumed) truncateLogs(options.out, state.step);
     writeRunConfig(options.out, { ...options.describe, trainer: config });
-    if (this.usesDataset) this.sftData = sftExamples(agent, options.dataset!);
     const reference = config.loss.beta > 0 ? await referenceModel(options.agent, model) : undefined;
     const tracker = runTrackers(options.out, config.steps, options.tracking ?? {}, { ...options.describe, trainer: config });
 
@@ -155,6 +176,17 @@ export class Trainer<Scenario> {
       await tracker.close();
     }
     return { agent, step: state.step, stopped: state.step < config.steps, config, lastMetrics, checkpoint };
+  }
+
+  /**
+   * SFT on a dataset. Dr. GRPO's L_max, when not given, is the dataset's longest target: a
+   * constant of the run, like maxNewTokens x maxTurns for rollouts.
+   */
+  private useDataset(examples: SftExample[]): void {
+    this.sftData = examples;
+    if (this.config.loss.aggregation === 'seq-mean-token-sum-norm') {
+      this.config.loss.maxCompletionLength ??= examples.reduce((longest, e) => Math.max(longest, e.mask.reduce((n: number, m) => n + m, 0)), 1);
+    }
   }
 
   private due(every: number, step: number): boolean {
@@ -177,7 +209,13 @@ export class Trainer<Scenario> {
     state.step++;
     state.dataPosition = prepared.dataPosition;
     const trained = meanRecord(passes.map((p) => ({ ...p }) as unknown as Record<string, number>));
-    state.skippedSteps += passes.filter((p) => p.skipped).length;
+    const skipped = passes.filter((p) => p.skipped).length;
+    state.skippedSteps += skipped;
+    if (skipped) {
+      this.notice(
+        `step ${state.step}: ${skipped} of ${passes.length} optimizer updates skipped because the loss, the log-probs or the gradient was not finite; the weights were left unchanged (${state.skippedSteps} skipped in this run so far).`,
+      );
+    }
     const seconds = (performance.now() - started) / 1000;
     const tokens = prepared.batch.sequences.reduce((n, s) => n + s.length, 0) * passes.length;
     const metrics: Metrics = {
@@ -230,6 +268,7 @@ export class Trainer<Scenario> {
     }
     const advantages = tokenAdvantages(trajectories, {
       creditAssignment: config.creditAssignment,
+      gamma: config.gamma,
       estimator: config.advantage.estimator,
       scale: config.advantage.scale,
       eps: config.advantage.eps,

@@ -26,7 +26,7 @@ impl Engine {
 
     /// Forward and backward over `batch` (micro-batched, gradients accumulated with the
     /// whole batch's normalizers), then global-norm clipping and an AdamW step. A step whose
-    /// loss or gradient is not finite is skipped: counted, reported, weights unchanged.
+    /// log-probs, loss or gradient are not finite is skipped: counted, reported, weights unchanged.
     pub fn train_step(&self, batch: &TrainBatch, config: &TrainConfig) -> Result<TrainMetrics> {
         config.validate()?;
         let samples = batch.samples(self.model.config.vocab_size)?;
