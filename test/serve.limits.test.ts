@@ -89,7 +89,7 @@ test('every bad streaming request gets its 400, as OpenAI error JSON, before any
     ['an image part', { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] }, /request\.messages\.0\.content/],
     ['n > 1', { messages: hello, n: 2 }, /request\.n: this server returns one choice/],
     ['an unknown model', { messages: hello, model: 'gpt-4o' }, /request\.model: this server serves "tiny"/],
-    ['an unknown field', { messages: hello, temprature: 0.5 }, /unknown key "temprature"/],
+    ['an unknown field', { messages: hello, temprature: 0.5 }, /temprature: unknown key, did you mean "temperature"/],
     ['stop sequences', { messages: hello, stop: ['\n'] }, /request\.stop: stop sequences are not supported/],
     ['a JSON response format', { messages: hello, response_format: { type: 'json_object' } }, /request\.response_format/],
     ['a tool message that answers no call', { messages: [...hello, { role: 'tool', content: '42' }] }, /request\.messages\.1\.tool_call_id/],
