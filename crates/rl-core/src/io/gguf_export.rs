@@ -14,7 +14,7 @@ use super::gguf_gpt2::is_conv1d;
 use super::gguf_names::{GPT2, LLAMA};
 use super::gguf_vocab::vocab_metadata;
 use super::gguf_write::{write_gguf, GgmlType, TensorEntry};
-use super::LoadedModel;
+use super::{GenerationDefaults, LoadedModel};
 use crate::error::{CoreError, ErrorCode, Result};
 use crate::model::llama::inverse_frequencies;
 use crate::model::{expected_weights, validate_weights, Architecture, ModelConfig, RopeScaling};
@@ -97,12 +97,25 @@ pub fn export_gguf(model: &LoadedModel, path: &Path, tensor_type: GgufType, name
     }
     metadata.push(("general.file_type".to_string(), Value::U32(tensor_type.file_type())));
     metadata.push(("general.quantization_version".to_string(), Value::U32(QUANTIZATION_VERSION)));
+    metadata.extend(sampling_defaults(&model.generation));
     metadata.extend(hyperparameters(&model.config, arch)?.into_iter().map(|(k, v)| (format!("{arch}.{k}"), v)));
     let vocab = vocab_metadata(model, source)?;
     metadata.extend(vocab.entries);
     let (tensors, f16_fallbacks) = tensors(model, arch, tensor_type)?;
     let bytes = write_gguf(path, &metadata, &tensors)?;
     Ok(GgufExport { architecture: arch, tokenizer_pre: vocab.pre, tensors: tensors.len(), bytes, f16_fallbacks })
+}
+
+/// The authors' sampling defaults, under the `general.sampling.*` keys (and value types)
+/// of llama.cpp's gguf-py.
+fn sampling_defaults(g: &GenerationDefaults) -> Vec<(String, Value)> {
+    let keys = [
+        ("temp", g.temperature.map(|x| Value::F32(x as f32))),
+        ("top_p", g.top_p.map(|x| Value::F32(x as f32))),
+        ("top_k", g.top_k.map(|k| Value::I32(k.min(i32::MAX as usize) as i32))),
+        ("penalty_repeat", g.repetition_penalty.map(|x| Value::F32(x as f32))),
+    ];
+    keys.into_iter().filter_map(|(k, v)| Some((format!("general.sampling.{k}"), v?))).collect()
 }
 
 /// A Llama-family model with q/k/v biases is Qwen2 to llama.cpp, whose "llama" has none.

@@ -68,6 +68,7 @@ fn exports_load_back_and_score_the_same_tokens_as_the_source() {
             assert_eq!(loaded.config, model.config, "{arch:?} {tensor_type:?}");
             assert_eq!(loaded.special_tokens, model.special_tokens);
             assert_eq!(loaded.chat_template, model.chat_template);
+            assert_eq!((loaded.generation.temperature, loaded.generation.top_p), (model.generation.temperature, model.generation.top_p));
             assert_eq!(loaded.tokenizer.encode(CHAT).unwrap(), tokens);
             let diff = max_diff(&logprobs(&loaded, &tokens), &expected);
             assert!(diff <= tolerance, "{arch:?} {tensor_type:?}: log-probs differ by {diff}");
@@ -351,4 +352,30 @@ fn metadata_keys_are_unique() {
     let declared = u64::from_le_bytes(bytes[16..24].try_into().unwrap()) as usize;
     let content: HashMap<String, Value> = header(&path).metadata;
     assert_eq!(content.len(), declared, "as many distinct keys as the header announces");
+}
+
+/// The committed parity fixture: a Llama folder written by transformers, and the same model
+/// written to GGUF by tools/make_parity_fixtures.py with llama.cpp's gguf-py, Q/K permuted as
+/// convert_hf_to_gguf.py does.
+#[test]
+fn the_export_of_the_parity_fixture_matches_the_gguf_py_written_file() {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../test/fixtures/parity");
+    let model = load_model(&fixtures.join("llama")).unwrap();
+    let path = exported(&model, "fixture", GgufType::F32);
+    let ours = header(&path);
+    let reference_path = fixtures.join("llama-gguf/model-f32.gguf");
+    let reference = header(&reference_path);
+    let mut names: Vec<&String> = ours.tensor_infos.keys().collect();
+    names.sort();
+    let mut reference_names: Vec<&String> = reference.tensor_infos.keys().collect();
+    reference_names.sort();
+    assert_eq!(names, reference_names, "an untied lm_head is output.weight");
+    for name in names {
+        assert_eq!(ours.tensor_infos[name].shape, reference.tensor_infos[name].shape, "{name}");
+        let diff = max_abs_diff(&tensor(&ours, &path, name), &tensor(&reference, &reference_path, name));
+        assert_eq!(diff, 0.0, "{name}");
+    }
+    for key in ["tokenizer.ggml.tokens", "tokenizer.ggml.merges", "tokenizer.ggml.token_type", "llama.rope.freq_base", "llama.attention.head_count_kv", "tokenizer.ggml.eos_token_id"] {
+        assert_eq!(format!("{:?}", ours.metadata[key]), format!("{:?}", reference.metadata[key]), "{key}");
+    }
 }
