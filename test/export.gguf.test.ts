@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { exportGguf, loadModel, makeTinyModel, Tokenizer, type GgufType, type Model } from '../src/index.js';
 import { rejectsCode } from './helpers/errors.js';
 import { tempDir } from './helpers/tiny-model.js';
@@ -12,7 +12,10 @@ import { runCli } from './helpers/trainer.js';
 
 const CHAT = '<|im_start|>user\nWhere is order 48213? It arrived late!<|im_end|>\n<|im_start|>assistant\nSorry about that, let me check.<|im_end|>\n';
 
-/** Largest log-prob difference allowed per type. q8_0: the tiny models measure below 2e-3. */
+/**
+ * Largest log-prob difference allowed per type on the tiny random models. Measured over 16 of
+ * them (GPT-2 and Llama, 8 seeds): f32 0, f16 at most 1.9e-4, q8_0 2.9e-3 to 6.7e-3.
+ */
 const TOLERANCE: Record<GgufType, number> = { f32: 1e-5, f16: 1e-2, q8_0: 1e-2 };
 
 async function logprobs(model: Model, text = CHAT): Promise<Float32Array> {
@@ -49,6 +52,19 @@ for (const arch of ['gpt2', 'llama'] as const) {
     }
   });
 }
+
+test('the trained demo model exports within the documented tolerances', async () => {
+  // Trained predictions are sharper than a random model's, so q8_0's rounding moves their
+  // log-probs more: measured f16 1.4e-3, q8_0 3.5e-2.
+  const dir = resolve('models/customer-service-tiny');
+  const expected = await logprobs(await loadModel(dir));
+  for (const [type, tolerance] of [['f32', 1e-5], ['f16', 1e-2], ['q8_0', 5e-2]] as const) {
+    const to = join(tempDir(), `demo-${type}.gguf`);
+    await exportGguf({ model: dir, to, type });
+    const diff = maxDiff(await logprobs(await loadModel(to)), expected);
+    assert.ok(diff <= tolerance, `${type}: log-probs differ by ${diff}`);
+  }
+});
 
 test('the tokenizer, special tokens and chat template travel in the file', async () => {
   const dir = tempDir();

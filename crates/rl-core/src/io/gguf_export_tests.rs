@@ -20,8 +20,10 @@ use crate::tokenizer::TextTokenizer;
 
 const CHAT: &str = "<|im_start|>user\nWhere is order 48213? It's late!<|im_end|>\n<|im_start|>assistant\nSorry about that, let me check.<|im_end|>\n";
 
-/// Largest difference in the log-probabilities of CHAT's tokens measured for q8_0 exports
-/// of the tiny models was below 2e-3; the bound leaves room for other seeds.
+/// q8_0 rounds each weight to 1/127 of its block's largest magnitude. Over 16 tiny random
+/// models (GPT-2 and Llama, 8 seeds each) the largest log-probability difference on CHAT's
+/// tokens measured 2.9e-3 to 6.7e-3; the trained demo model, whose predictions are sharper,
+/// measures 3.5e-2 (test/export.gguf.test.ts).
 const Q8_0_LOGPROB_TOLERANCE: f32 = 1e-2;
 
 fn exported(model: &LoadedModel, name: &str, tensor_type: GgufType) -> PathBuf {
@@ -377,5 +379,22 @@ fn the_export_of_the_parity_fixture_matches_the_gguf_py_written_file() {
     }
     for key in ["tokenizer.ggml.tokens", "tokenizer.ggml.merges", "tokenizer.ggml.token_type", "llama.rope.freq_base", "llama.attention.head_count_kv", "tokenizer.ggml.eos_token_id"] {
         assert_eq!(format!("{:?}", ours.metadata[key]), format!("{:?}", reference.metadata[key]), "{key}");
+    }
+}
+
+#[test]
+fn each_pre_tokenizer_family_is_named_as_llama_cpp_names_it() {
+    let model = make_tiny_model(Architecture::Llama, 1).unwrap();
+    let entries = super::gguf_vocab::vocab_metadata(&model, "tiny").unwrap().entries;
+    let text = "Order 48213 isn't here; I'LL wait.\n\n  Thanks a lot! cafe\u{301} 我想";
+    for pre in ["gpt-2", "smollm", "llama-bpe", "qwen2"] {
+        // A tokenizer of this family, as a model loaded from such a GGUF file has.
+        let mut values: HashMap<String, Value> = entries.iter().cloned().collect();
+        values.insert("tokenizer.ggml.pre".into(), Value::String(pre.into()));
+        let tokenizer = super::gguf_tokenizer::tokenizer_from_metadata(&super::gguf_metadata::Metadata { values: &values, source: pre.into() }).unwrap();
+        let family = LoadedModel { tokenizer, ..model.clone() };
+        let path = exported(&family, &format!("pre-{pre}"), GgufType::F16);
+        assert_eq!(string(&header(&path), "tokenizer.ggml.pre"), pre);
+        assert_eq!(load_tokenizer(&path).unwrap().encode(text).unwrap(), family.tokenizer.encode(text).unwrap(), "{pre}");
     }
 }

@@ -5,8 +5,9 @@
 //!
 //! llama.cpp knows a pre-tokenizer only by name. The name is chosen by rebuilding the
 //! tokenizer from the metadata with each candidate (the GGUF loader's own code) and keeping
-//! the first that splits a probe text exactly as the model's tokenizer does; if none does,
-//! the export fails rather than write a file that tokenizes differently.
+//! one that splits a probe text exactly as the model's tokenizer does, preferring the one
+//! built like the model's own; if none does, the export fails rather than write a file that
+//! tokenizes differently.
 
 use std::collections::HashMap;
 
@@ -58,7 +59,7 @@ pub fn vocab_metadata(model: &LoadedModel, source: &str) -> Result<VocabMetadata
     if let Some(template) = &model.chat_template {
         entries.push(("tokenizer.chat_template".to_string(), Value::String(template.clone())));
     }
-    let pre = matching_pre_tokenizer(model, &entries, source)?;
+    let pre = matching_pre_tokenizer(model, &entries, &json, source)?;
     entries.insert(1, ("tokenizer.ggml.pre".to_string(), Value::String(pre.into())));
     Ok(VocabMetadata { entries, pre })
 }
@@ -134,21 +135,30 @@ fn special_token_ids(model: &LoadedModel, json: &Json) -> Vec<(String, Value)> {
     ids.into_iter().filter_map(|(key, id)| Some((format!("tokenizer.ggml.{key}"), Value::U32(id?)))).collect()
 }
 
-fn matching_pre_tokenizer(model: &LoadedModel, entries: &[(String, Value)], source: &str) -> Result<&'static str> {
+/// The first pre-tokenizer that splits the probe as the model does; one built exactly like
+/// the model's own is preferred, since on some vocabularies two split every text alike
+/// (SmolLM2 has no multi-digit tokens, so GPT-2's and SmolLM's splits agree).
+fn matching_pre_tokenizer(model: &LoadedModel, entries: &[(String, Value)], json: &Json, source: &str) -> Result<&'static str> {
     let mut probe = PROBE.to_string();
     for t in model.special_tokens.bos.iter().chain(&model.special_tokens.eos) {
         probe = format!("{}{probe}{}", t.text, t.text);
     }
     let expected = model.tokenizer.encode(&probe)?;
     let mut values: HashMap<String, Value> = entries.iter().cloned().collect();
+    let mut first_match = None;
     for pre in PRE_TOKENIZERS {
         values.insert("tokenizer.ggml.pre".into(), Value::String(pre.into()));
         let rebuilt = tokenizer_from_metadata(&Metadata { values: &values, source: source.to_string() })?;
-        if rebuilt.encode(&probe)? == expected {
+        if rebuilt.encode(&probe)? != expected {
+            continue;
+        }
+        let built_alike = serde_json::to_value(rebuilt.inner().get_pre_tokenizer()).is_ok_and(|p| p == json["pre_tokenizer"]);
+        if built_alike {
             return Ok(pre);
         }
+        first_match.get_or_insert(pre);
     }
-    Err(invalid(format!(
+    first_match.ok_or_else(|| invalid(format!(
         "{source}: the tokenizer splits text unlike every pre-tokenizer llama.cpp names that the exporter knows ({}); a GGUF file would tokenize differently, so none was written",
         PRE_TOKENIZERS.join(", ")
     )))
