@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { exportGguf, loadModel, makeTinyModel, Tokenizer, type GgufType, type Model } from '../src/index.js';
 import { rejectsCode } from './helpers/errors.js';
+import { smollm2Gguf } from './helpers/smollm2.js';
 import { tempDir } from './helpers/tiny-model.js';
 import { runCli } from './helpers/trainer.js';
 
@@ -140,4 +141,23 @@ test('bad export arguments are rejected with stable codes', async () => {
   await rejectsCode(() => exportGguf({ model: join(dir, 'missing'), to }), 'ERR_INVALID_MODEL', /does not exist/);
   await rejectsCode(() => exportGguf({ model: '', to }), 'ERR_INVALID_ARGUMENT', /needs `model`/);
   await rejectsCode(() => exportGguf({ model: tempDir(), to }), 'ERR_INVALID_MODEL', /config.json/);
+});
+
+const smollm2 = smollm2Gguf();
+test('SmolLM2-135M-Instruct exports to q8_0 with its SmolLM pre-tokenizer and still answers', { skip: smollm2 ? false : 'run `npm run fetch:smollm2` first' }, async () => {
+  const to = join(tempDir(), 'smollm2-q8_0.gguf');
+  const out = await exportGguf({ model: smollm2!, to, type: 'q8_0' });
+  assert.equal(out.architecture, 'llama');
+  assert.equal(out.tokenizerPre, 'smollm', "llama.cpp's name for SmolLM2's digit-splitting pre-tokenizer");
+  const [source, exported] = [await loadModel(smollm2!), await loadModel(to)];
+  const text = 'Order 48213 shipped on 2024-05-07; it costs $1,299.99. Thanks!';
+  assert.deepEqual(exported.tokenize(text), source.tokenize(text));
+  // q8_0 of the (Q4_1-dequantized) weights: measured 0.31 at most and 0.042 on average per
+  // token on this chat, and 0.1% of its total log-likelihood.
+  const [a, b] = [await logprobs(source), await logprobs(exported)];
+  const total = (x: Float32Array) => x.reduce((s, v) => s + v, 0);
+  assert.ok(Math.abs(total(b) - total(a)) <= 0.01 * Math.abs(total(a)), `total log-likelihood ${total(b)} vs ${total(a)}`);
+  const prompt = exported.tokenize('<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n');
+  const [greedy] = await exported.generate([prompt], { maxNewTokens: 24, temperature: 0 });
+  assert.match(exported.detokenize(greedy.tokens), /Paris/);
 });
