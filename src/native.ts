@@ -129,7 +129,25 @@ export interface NativeCore {
   makeTinyModel(arch: string, outDir: string, seed: number | undefined, size: TinySize | undefined): ModelInfo;
   inspectModel(path: string): Promise<ModelInfo>;
   convertModel(path: string, outDir: string): Promise<ModelInfo>;
+  exportGguf(options: NativeExportOptions): Promise<NativeGgufExport>;
   Tokenizer: { load(path: string): NativeTokenizer };
+}
+
+/** A GGUF export (crates/node/src/export.rs). */
+export interface NativeExportOptions {
+  model: string;
+  adapter?: string;
+  to: string;
+  tensorType: string;
+  name?: string;
+}
+
+export interface NativeGgufExport {
+  architecture: string;
+  tokenizerPre: string;
+  tensors: number;
+  bytes: number;
+  f16Fallbacks: string[];
 }
 
 /** A model tokenizer held by the native core (crates/node/src/io.rs). */

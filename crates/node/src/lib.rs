@@ -6,6 +6,7 @@
 mod advantages;
 mod allocator;
 mod errors;
+mod export;
 mod io;
 mod loss;
 mod model;

@@ -11,7 +11,9 @@ use candle_core::quantized::gguf_file::Content;
 use candle_core::{Device, Tensor};
 
 use super::errors::{invalid, reason};
+use super::gguf_gpt2::{gpt2_config, is_conv1d};
 use super::gguf_metadata::Metadata;
+use super::gguf_names::{TensorNames, GPT2, LLAMA};
 use super::gguf_tokenizer::tokenizer_from_metadata;
 use super::special_tokens::SpecialTokenSources;
 use super::{GenerationDefaults, LoadedModel};
@@ -28,7 +30,10 @@ pub fn load_gguf(path: &Path) -> Result<LoadedModel> {
     let tokenizer = tokenizer_from_metadata(&meta)?;
     let sources = special_token_sources(&meta)?;
     let special_tokens = sources.resolve(&tokenizer, &source)?;
-    let config = config_from_metadata(&meta, &arch, family, &content, &sources)?;
+    let config = match family {
+        Family::Gpt2 => gpt2_config(&meta, &content, &sources)?,
+        _ => config_from_metadata(&meta, &arch, family, &content, &sources)?,
+    };
     if tokenizer.vocab_size() > config.vocab_size {
         return Err(invalid(format!(
             "{source}: the tokenizer has {} tokens but token_embd has only {} rows",
@@ -69,13 +74,15 @@ fn read_header(path: &Path) -> Result<(Content, BufReader<File>)> {
     Ok((content, reader))
 }
 
-/// The GGUF architectures this loader maps to the project's Llama decoder.
+/// The GGUF architectures this loader maps to the project's decoders.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Family {
     /// llama.cpp's converter permutes the rows of Q and K; undone on load.
     Llama,
     /// q/k/v biases, rows in HuggingFace order.
     Qwen2,
+    /// Matrices in Linear layout [out, in], where HuggingFace's Conv1D has [in, out].
+    Gpt2,
 }
 
 impl Family {
@@ -83,6 +90,7 @@ impl Family {
         match self {
             Family::Llama => "llama",
             Family::Qwen2 => "qwen2",
+            Family::Gpt2 => "gpt2",
         }
     }
 
@@ -90,9 +98,18 @@ impl Family {
         match arch {
             "llama" => Ok(Family::Llama),
             "qwen2" => Ok(Family::Qwen2),
+            "gpt2" => Ok(Family::Gpt2),
             other => Err(invalid(format!(
-                "{source}: general.architecture is '{other}'; GGUF loading supports llama (SmolLM2, TinyLlama, Llama 3) and qwen2"
+                "{source}: general.architecture is '{other}'; GGUF loading supports llama (SmolLM2, TinyLlama, Llama 3), qwen2 and gpt2"
             ))),
+        }
+    }
+
+    fn names(self) -> &'static TensorNames {
+        if self == Family::Gpt2 {
+            &GPT2
+        } else {
+            &LLAMA
         }
     }
 }
@@ -148,7 +165,7 @@ fn read_weights(content: &Content, reader: &mut BufReader<File>, config: &ModelC
     let expected: HashSet<String> = expected_weights(config).into_iter().map(|s| s.name).collect();
     let mut weights = Weights::new();
     for (gguf_name, info) in &content.tensor_infos {
-        let name = hf_name(gguf_name).filter(|n| expected.contains(n)).ok_or_else(|| {
+        let name = family.names().hf_name(gguf_name).filter(|n| expected.contains(n)).ok_or_else(|| {
             invalid(format!("{source} holds tensor '{gguf_name}', which a {arch} model with this metadata does not have", arch = family.name()))
         })?;
         let read_error = |e: candle_core::Error| invalid(format!("{source}: cannot read tensor '{gguf_name}' of type {:?} ({})", info.ggml_dtype, reason(e)));
@@ -156,6 +173,7 @@ fn read_weights(content: &Content, reader: &mut BufReader<File>, config: &ModelC
         let tensor = match (family, name.rsplit('.').nth(1)) {
             (Family::Llama, Some("q_proj")) if name.ends_with(".weight") => unpermute(&tensor, config.num_heads).map_err(read_error)?,
             (Family::Llama, Some("k_proj")) if name.ends_with(".weight") => unpermute(&tensor, config.num_kv_heads).map_err(read_error)?,
+            (Family::Gpt2, _) if is_conv1d(&name) => tensor.t().and_then(|t| t.contiguous()).map_err(read_error)?,
             _ => tensor,
         };
         weights.insert(name, tensor);
@@ -168,33 +186,4 @@ fn read_weights(content: &Content, reader: &mut BufReader<File>, config: &ModelC
 fn unpermute(w: &Tensor, heads: usize) -> candle_core::Result<Tensor> {
     let (rows, cols) = w.dims2()?;
     w.reshape((heads, rows / heads / 2, 2, cols))?.transpose(1, 2)?.contiguous()?.reshape((rows, cols))
-}
-
-/// llama.cpp names of whole-model tensors, with their HuggingFace names.
-pub(super) const MODEL_TENSORS: [(&str, &str); 3] =
-    [("token_embd.weight", "model.embed_tokens.weight"), ("output_norm.weight", "model.norm.weight"), ("output.weight", "lm_head.weight")];
-
-/// llama.cpp names of per-layer modules (`blk.N.<name>`), with their HuggingFace names
-/// (`model.layers.N.<name>`).
-pub(super) const LAYER_MODULES: [(&str, &str); 9] = [
-    ("attn_norm", "input_layernorm"),
-    ("attn_q", "self_attn.q_proj"),
-    ("attn_k", "self_attn.k_proj"),
-    ("attn_v", "self_attn.v_proj"),
-    ("attn_output", "self_attn.o_proj"),
-    ("ffn_norm", "post_attention_layernorm"),
-    ("ffn_gate", "mlp.gate_proj"),
-    ("ffn_up", "mlp.up_proj"),
-    ("ffn_down", "mlp.down_proj"),
-];
-
-pub(super) fn hf_name(gguf: &str) -> Option<String> {
-    if let Some((_, hf)) = MODEL_TENSORS.iter().find(|(g, _)| *g == gguf) {
-        return Some(hf.to_string());
-    }
-    let (layer, rest) = gguf.strip_prefix("blk.")?.split_once('.')?;
-    let layer: usize = layer.parse().ok()?;
-    let (module, suffix) = rest.split_once('.')?;
-    let (_, hf) = LAYER_MODULES.iter().find(|(g, _)| *g == module)?;
-    matches!(suffix, "weight" | "bias").then(|| format!("model.layers.{layer}.{hf}.{suffix}"))
 }

@@ -7,7 +7,7 @@ use candle_core::quantized::gguf_file::{self, Value};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::Tensor;
 
-use super::gguf::{hf_name, LAYER_MODULES, MODEL_TENSORS};
+use super::gguf_names::{LAYER_MODULES, LLAMA, MODEL_TENSORS};
 use super::hf_tests::{assert_same_weights, max_abs_diff, temp_dir};
 use super::{load_model, load_tokenizer, LoadedModel};
 use crate::error::ErrorCode;
@@ -22,7 +22,7 @@ fn gguf_name(model: &LoadedModel, hf: &str) -> String {
             candidates.push(format!("blk.{l}.{g}.bias"));
         }
     }
-    candidates.into_iter().find(|g| hf_name(g).as_deref() == Some(hf)).unwrap()
+    candidates.into_iter().find(|g| LLAMA.hf_name(g).as_deref() == Some(hf)).unwrap()
 }
 
 /// llama.cpp's permutation of Q/K rows (the inverse of the loader's).
