@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
+use super::layout::check_output;
 use crate::error::{check_range, CoreError, ErrorCode, Result};
 
 const PARALLEL_MIN_ELEMENTS: usize = 1 << 16;
@@ -196,18 +197,27 @@ impl Plan {
 }
 
 pub fn group_advantages(input: &GroupInput) -> Result<Vec<f32>> {
+    let mut out = vec![0f32; input.rewards.len()];
+    group_advantages_into(input, &mut out)?;
+    Ok(out)
+}
+
+/// `group_advantages` into a buffer the caller owns (one element per reward), allocating
+/// no output.
+pub fn group_advantages_into(input: &GroupInput, out: &mut [f32]) -> Result<()> {
     check_range("eps", input.eps, 0.0, f64::MAX)?;
     let rewards = input.rewards;
+    check_output("out", out.len(), rewards.len())?;
     let needs_batch = input.scale == Scale::Batch || input.estimator == Estimator::ReinforcePp;
     let batch = if needs_batch { stats_of(rewards) } else { Stats::default() };
     let plan = Plan { estimator: input.estimator, scale: input.scale, eps: input.eps, batch };
     match input.layout {
-        GroupLayout::Size(size) => by_size(rewards, size, &plan),
-        GroupLayout::Ids(ids) => by_ids(rewards, ids, &plan),
+        GroupLayout::Size(size) => by_size(rewards, size, &plan, out),
+        GroupLayout::Ids(ids) => by_ids(rewards, ids, &plan, out),
     }
 }
 
-fn by_size(rewards: &[f32], size: usize, plan: &Plan) -> Result<Vec<f32>> {
+fn by_size(rewards: &[f32], size: usize, plan: &Plan, out: &mut [f32]) -> Result<()> {
     if size == 0 || rewards.len() % size != 0 {
         return Err(CoreError::new(
             ErrorCode::InvalidGroups,
@@ -217,7 +227,6 @@ fn by_size(rewards: &[f32], size: usize, plan: &Plan) -> Result<Vec<f32>> {
             ),
         ));
     }
-    let mut out = vec![0f32; rewards.len()];
     if rewards.len() >= PARALLEL_MIN_ELEMENTS {
         let per_task = size * (PARALLEL_MIN_ELEMENTS / 16 / size).max(1);
         rewards
@@ -225,9 +234,9 @@ fn by_size(rewards: &[f32], size: usize, plan: &Plan) -> Result<Vec<f32>> {
             .zip(out.par_chunks_mut(per_task))
             .for_each(|(r, d)| fill_groups(r, d, size, plan));
     } else {
-        fill_groups(rewards, &mut out, size, plan);
+        fill_groups(rewards, out, size, plan);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Fills consecutive groups of `size`. The usual group sizes get a copy of the loop compiled
@@ -250,7 +259,7 @@ fn fill_fixed<const G: usize>(rewards: &[f32], out: &mut [f32], plan: &Plan) {
     }
 }
 
-fn by_ids(rewards: &[f32], ids: &[i32], plan: &Plan) -> Result<Vec<f32>> {
+fn by_ids(rewards: &[f32], ids: &[i32], plan: &Plan, out: &mut [f32]) -> Result<()> {
     crate::error::check_len("groupIds", ids.len(), "rewards", rewards.len())?;
     if let Some((i, id)) = ids.iter().enumerate().find(|(_, id)| **id < 0) {
         return Err(CoreError::new(
@@ -274,14 +283,13 @@ fn by_ids(rewards: &[f32], ids: &[i32], plan: &Plan) -> Result<Vec<f32>> {
     }
     let stats: Vec<Stats> = members.iter().map(|m| stats_of(m)).collect();
     let affine: Vec<Option<(f64, f64)>> = stats.iter().map(|s| plan.affine(s)).collect();
-    Ok(rewards
-        .iter()
-        .zip(&dense)
-        .map(|(&r, &g)| match affine[g] {
+    for ((o, &r), &g) in out.iter_mut().zip(rewards).zip(&dense) {
+        *o = match affine[g] {
             Some((baseline, scale)) if !r.is_nan() => ((r as f64 - baseline) * scale) as f32,
             _ => 0.0,
-        })
-        .collect())
+        };
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -3,7 +3,9 @@
 //! back to a HuggingFace folder that Python `transformers` loads.
 
 mod errors;
+mod finite;
 mod gguf;
+mod gguf_header;
 mod gguf_metadata;
 mod gguf_tokenizer;
 mod hf_config;
