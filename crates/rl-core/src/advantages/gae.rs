@@ -98,7 +98,7 @@ pub fn compute_gae_into(input: &GaeInput, advantages: &mut [f32], returns: &mut 
 /// element `offsets[first]`.
 fn gae_run(input: &GaeInput, offsets: &[usize], first: usize, last: usize, adv: &mut [f32], ret: &mut [f32]) {
     let base = offsets[first];
-    let mut dense = DenseGae::new(input.gamma, input.lambda);
+    let mut dense = DenseGae::new(input.gamma, input.lambda, input.rewards.len());
     for k in first..last {
         let (start, end) = (offsets[k], offsets[k + 1]);
         let v_t = input.bootstrap.map_or(0.0, |b| b[k]);
@@ -209,5 +209,24 @@ mod tests {
         assert_eq!(bad_offsets.code, ErrorCode::InvalidOffsets);
         let short = compute_gae(&input(&R, &V[..3])).unwrap_err();
         assert_eq!(short.code, ErrorCode::LengthMismatch);
+    }
+
+    #[test]
+    fn large_streamed_outputs_at_any_alignment_match_per_trajectory_runs() {
+        // Over the streaming threshold, into buffers that start off 16-byte alignment.
+        let n = 1_200_003;
+        let rewards: Vec<f32> = (0..n).map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0).collect();
+        let values: Vec<f32> = (0..n).map(|i| ((i * 104_729) % 997) as f32 / 997.0).collect();
+        let offsets: Vec<i32> = (0..n).step_by(3001).chain([n]).map(|o| o as i32).collect();
+        let whole = GaeInput { offsets: Some(&offsets), ..input(&rewards, &values) };
+        let (mut adv, mut ret) = (vec![f32::NAN; n + 1], vec![f32::NAN; n + 3]);
+        compute_gae_into(&whole, &mut adv[1..], &mut ret[3..]).unwrap();
+        assert!(adv[0].is_nan() && ret[..3].iter().all(|x| x.is_nan()), "nothing is written before the buffers");
+        for w in offsets.windows(2).step_by(37) {
+            let (s, e) = (w[0] as usize, w[1] as usize);
+            let one = compute_gae(&input(&rewards[s..e], &values[s..e])).unwrap();
+            assert_eq!(&adv[1 + s..1 + e], &one.advantages[..], "trajectory at {s}");
+            assert_eq!(&ret[3 + s..3 + e], &one.returns[..], "trajectory at {s}");
+        }
     }
 }

@@ -8,6 +8,7 @@ mod gae_dense;
 mod group;
 mod layout;
 mod running;
+mod stream;
 mod whiten;
 
 pub use gae::{compute_gae, compute_gae_into, GaeInput, GaeOutput};
