@@ -262,7 +262,7 @@ fn by_size(rewards: &[f32], size: usize, plan: &Plan, out: &mut [f32]) -> Result
         ));
     }
     let streamed = should_stream(out.len());
-    if rewards.len() >= PARALLEL_MIN_ELEMENTS {
+    if rewards.len() >= PARALLEL_MIN_ELEMENTS && rayon::current_num_threads() > 1 {
         let per_task = size * (PARALLEL_MIN_ELEMENTS / 16 / size).max(1);
         rewards
             .par_chunks(per_task)
