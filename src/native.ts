@@ -95,6 +95,20 @@ export interface NativeCore {
     lambda: number,
     whiten: boolean,
   ): { advantages: Float32Array; returns: Float32Array };
+  /** computeGae written into `advantages` and `returns`, which must not share memory with the inputs. */
+  computeGaeInto(
+    rewards: Float32Array,
+    values: Float32Array,
+    dones: Uint8Array | undefined,
+    mask: Uint8Array | undefined,
+    offsets: Int32Array | undefined,
+    bootstrap: Float32Array | undefined,
+    gamma: number,
+    lambda: number,
+    whiten: boolean,
+    advantages: Float32Array,
+    returns: Float32Array,
+  ): void;
   groupAdvantages(
     rewards: Float32Array,
     groupSize: number | undefined,
@@ -103,7 +117,17 @@ export interface NativeCore {
     scale: string,
     eps: number,
   ): Float32Array;
+  groupAdvantagesInto(
+    rewards: Float32Array,
+    groupSize: number | undefined,
+    groupIds: Int32Array | undefined,
+    estimator: string,
+    scale: string,
+    eps: number,
+    out: Float32Array,
+  ): void;
   whiten(values: Float32Array, mask: Uint8Array | undefined): Float32Array;
+  whitenInto(values: Float32Array, mask: Uint8Array | undefined, out: Float32Array): void;
   runningStats(values: Float32Array): Float64Array;
   computePolicyLoss(
     logprobs: Float32Array,

@@ -3,9 +3,11 @@
 //! back to a HuggingFace folder that Python `transformers` loads.
 
 mod errors;
+mod finite;
 mod gguf;
 mod gguf_export;
 mod gguf_gpt2;
+mod gguf_header;
 mod gguf_metadata;
 mod gguf_names;
 mod gguf_tokenizer;
