@@ -25,6 +25,7 @@ export type {
 } from './algorithms/types.js';
 export { makeTinyModel, inspectModel, convertModel, Tokenizer, type MakeTinyModelOptions, type TinySize } from './io/models.js';
 export type { Architecture, GenerationDefaults, ModelConfigInfo, ModelInfo, SpecialToken } from './io/types.js';
+export { resolveModelPath, isHubRepoId, type ModelSource } from './io/hub/resolve.js';
 export { Model, loadModel, randomModel } from './model/model.js';
 export type {
   Completion,

@@ -8,7 +8,7 @@ import { messagesSchema, type Message } from '../core/messages.js';
 import { parseWith } from '../core/validate.js';
 import { loadModel } from '../model/model.js';
 import { CHATML_TEMPLATE, ChatTemplate, type TemplateTool } from './chat-template.js';
-import { parseAgentConfig, parseGenerationOverrides, type AgentConfig, type AgentConfigInput, type GenerationConfig } from './config.js';
+import { modelSource, parseAgentConfig, parseGenerationOverrides, type AgentConfig, type AgentConfigInput, type GenerationConfig } from './config.js';
 import type { Policy, PolicyCompletion } from './policy.js';
 import { hermesToolCalls } from './tool-calls.js';
 
@@ -56,7 +56,7 @@ export class Agent {
   static async create(config: AgentConfigInput, options: { policy?: Policy; loraSeed?: number } = {}): Promise<Agent> {
     const parsed = parseAgentConfig(config);
     const lora = parsed.lora && { rank: parsed.lora.rank, alpha: parsed.lora.alpha, targetModules: parsed.lora.targetModules, seed: options.loraSeed ?? 0 };
-    return new Agent(parsed, options.policy ?? (await loadModel(parsed.model, lora ? { lora } : undefined)));
+    return new Agent(parsed, options.policy ?? (await loadModel(parsed.model, { ...modelSource(parsed), ...(lora ? { lora } : {}) })));
   }
 
   /** The conversation with the configured system prompt first, unless it has one. */

@@ -26,7 +26,14 @@ export type ErrorCode =
   | 'ERR_CONFIG_FILE'
   | 'ERR_MODULE_LOAD'
   | 'ERR_CHECKPOINT_WRITE'
-  | 'ERR_TRACKER';
+  | 'ERR_TRACKER'
+  // Models from the HuggingFace Hub (src/io/hub)
+  | 'ERR_HUB_NOT_FOUND'
+  | 'ERR_HUB_GATED'
+  | 'ERR_HUB_NO_WEIGHTS'
+  | 'ERR_HUB_DISK_FULL'
+  | 'ERR_HUB_OFFLINE'
+  | 'ERR_HUB_DOWNLOAD';
 
 export class StatesetError extends Error {
   readonly code: ErrorCode;

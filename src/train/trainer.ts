@@ -27,6 +27,7 @@ import { policyBatch, referenceLogprobs } from './batch.js';
 import { CHECKPOINT_PARTS, readTrainerState, writeCheckpoint, type TrainerState } from './checkpoint.js';
 import { CheckpointStore, type CheckpointInfo } from './checkpoint-store.js';
 import { resolveConfig, type DeepPartial, type TrainerConfig } from './config.js';
+import { modelSource } from '../agent/config.js';
 import { evaluate, rolloutSummary } from './evaluate.js';
 import type { Algorithm } from './presets.js';
 import { rolloutStep } from './rollout-step.js';
@@ -138,7 +139,7 @@ export class Trainer<Scenario> {
     if (resumed) truncateLogs(options.out, state.step);
     writeRunConfig(options.out, { ...options.describe, trainer: config });
     if (this.usesDataset) this.sftData = sftExamples(agent, options.dataset!);
-    const reference = config.loss.beta > 0 ? await loadModel(options.agent.config.model) : undefined;
+    const reference = config.loss.beta > 0 ? await loadModel(options.agent.config.model, modelSource(options.agent.config)) : undefined;
     const tracker = runTrackers(options.out, config.steps, options.tracking ?? {}, { ...options.describe, trainer: config });
 
     let lastMetrics: Metrics | undefined;
