@@ -5,7 +5,7 @@
  * taken as complete, and a full disk leaves nothing behind.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -47,25 +47,18 @@ export async function downloadBlob(target: HubTarget, job: BlobDownload, progres
 }
 
 async function receive(target: HubTarget, job: BlobDownload, partial: string, from: number, progress: DownloadProgress): Promise<void> {
-  const download = await openDownload(target, job.commit, job.path, from, job.gated);
-  let first = true;
+  const body = await openDownload(target, job.commit, job.path, from, job.gated);
   const count = new Transform({
     transform(chunk: Buffer, _encoding, done) {
-      if (first) {
-        first = false;
-        // A server that ignores the range sends the whole file: start the file over.
-        if (download.restarted()) {
-          truncateSync(partial, 0);
-          progress.advance(-from);
-        }
-      }
       progress.advance(chunk.length);
       done(null, chunk);
     },
   });
+  const file = createWriteStream(partial, { flags: 'a' });
   try {
-    await pipeline(Readable.fromWeb(download.body as import('node:stream/web').ReadableStream<Uint8Array>), count, createWriteStream(partial, { flags: 'a' }));
+    await pipeline(Readable.fromWeb(body as import('node:stream/web').ReadableStream<Uint8Array>), count, file);
   } catch (err) {
+    if (!file.closed) await new Promise((closed) => file.once('close', closed)); // writes already under way land first
     const got = partialSize(partial);
     if (isDiskFull(err)) {
       rmSync(partial, { force: true });

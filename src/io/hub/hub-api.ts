@@ -62,24 +62,14 @@ export async function remoteFiles(target: HubTarget, commit: string, paths: stri
   return files;
 }
 
-export interface OpenedDownload {
-  body: ReadableStream<Uint8Array>;
-  /** True when the server sent the whole file although a range was asked for. */
-  restarted: () => boolean;
-}
-
 /** The bytes of `path` from byte `from` on (an HTTP range, so an interrupted download resumes). */
-export async function openDownload(target: HubTarget, commit: string, path: string, from: number, gated: boolean): Promise<OpenedDownload> {
+export async function openDownload(target: HubTarget, commit: string, path: string, from: number, gated: boolean): Promise<ReadableStream<Uint8Array>> {
   const { settings, repo } = target;
-  let lastStatus = 0;
-  const blob = await hubCall(
-    target,
-    { gated, path },
-    (fetch) => downloadFile({ repo, path, revision: commit, hubUrl: settings.endpoint, accessToken: settings.token, fetch }),
-    (status) => (lastStatus = status),
+  const blob = await hubCall(target, { gated, path }, (fetch) =>
+    downloadFile({ repo, path, revision: commit, hubUrl: settings.endpoint, accessToken: settings.token, fetch }),
   );
   if (!blob) throw new StatesetError('ERR_HUB_NOT_FOUND', `${repo} at commit ${commit} has no file ${path}.`);
-  return { body: blob.slice(from).stream() as ReadableStream<Uint8Array>, restarted: () => from > 0 && lastStatus === 200 };
+  return blob.slice(from).stream() as ReadableStream<Uint8Array>;
 }
 
 /**
@@ -90,12 +80,10 @@ async function hubCall<T>(
   target: HubTarget,
   context: { gated: boolean; path?: string } | undefined,
   call: (fetch: typeof globalThis.fetch) => Promise<T>,
-  onStatus?: (status: number) => void,
 ): Promise<T> {
   let failure: Failure | undefined;
   const tracked: typeof globalThis.fetch = async (input, init) => {
     const response = await globalThis.fetch(input, init);
-    onStatus?.(response.status);
     if (!response.ok) failure = { status: response.status, code: response.headers.get('x-error-code') };
     return response;
   };

@@ -6,7 +6,7 @@
 import { SingleBar } from 'cli-progress';
 
 export interface DownloadProgress {
-  /** Bytes received (negative when a download restarts from zero). */
+  /** Bytes received. */
   advance(bytes: number): void;
   finish(): void;
 }

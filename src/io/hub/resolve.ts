@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { StatesetError } from '../../core/errors.js';
-import { blobPath, cachedCommit, linkIntoSnapshot, partialSize, repoCacheDir, snapshotDir, snapshotFiles, writeRef } from './cache.js';
+import { blobPath, cachedCommit, isCommitHash, linkIntoSnapshot, partialSize, repoCacheDir, snapshotDir, snapshotFiles, writeRef } from './cache.js';
 import { downloadBlob, ensureSpace, incompletePath } from './download.js';
 import { filesToFetch, SAFETENSORS_INDEX, shardsOf, type RepoRef } from './files.js';
 import { remoteFiles, repoRevision, type HubTarget, type RepoRevision } from './hub-api.js';
@@ -63,6 +63,11 @@ async function hubModelPath(settings: HubSettings, ref: RepoRef, ggufFile: strin
     const cached = cachedModel(repoDir, ref, ggufFile);
     if (typeof cached === 'string') return cached;
     throw new StatesetError('ERR_HUB_OFFLINE', `HF_HUB_OFFLINE is set and ${ref.repo} (revision ${ref.revision}) is not in the Hub cache ${settings.cacheDir}: ${cached.why}. Download it once without HF_HUB_OFFLINE (or with Python's huggingface_hub).`);
+  }
+  // A commit never changes: when its snapshot is here, the Hub has nothing to add (as in Python).
+  if (isCommitHash(ref.revision)) {
+    const cached = cachedModel(repoDir, ref, ggufFile);
+    if (typeof cached === 'string') return cached;
   }
   const target: HubTarget = { settings, ...ref };
   let remote: RepoRevision;
