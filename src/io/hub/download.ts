@@ -58,7 +58,7 @@ async function receive(target: HubTarget, job: BlobDownload, partial: string, fr
   try {
     await pipeline(Readable.fromWeb(body as import('node:stream/web').ReadableStream<Uint8Array>), count, file);
   } catch (err) {
-    if (!file.closed) await new Promise((closed) => file.once('close', closed)); // writes already under way land first
+    if (!file.closed) await new Promise<void>((closed) => file.once('close', () => closed())); // writes already under way land first
     const got = partialSize(partial);
     if (isDiskFull(err)) {
       rmSync(partial, { force: true });
