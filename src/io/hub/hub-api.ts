@@ -101,7 +101,7 @@ function hubError(err: unknown, failure: Failure | undefined, target: HubTarget,
     return new StatesetError('ERR_INVALID_CONFIG', `HF_TOKEN is not a HuggingFace token: ${err.message}.`, { cause: err });
   }
   if (isUnreachable(err)) {
-    return new StatesetError('ERR_HUB_OFFLINE', `cannot reach the Hub at ${settings.endpoint} for ${repo}: ${describeNetworkError(err)}. Check the connection (or HF_ENDPOINT), or set HF_HUB_OFFLINE=1 to use the cache only.`, { cause: err });
+    return new StatesetError('ERR_HUB_OFFLINE', `${repo} is not a local path here, and cannot reach the Hub at ${settings.endpoint} for it: ${describeNetworkError(err)}. Check the path, the connection (or HF_ENDPOINT), or set HF_HUB_OFFLINE=1 to use the cache only.`, { cause: err });
   }
   if (!(err instanceof HubApiError) || failure === undefined) {
     return new StatesetError('ERR_HUB_DOWNLOAD', `the Hub at ${settings.endpoint} gave an answer for ${repo} that could not be used: ${(err as Error)?.message ?? String(err)}`, { cause: err });

@@ -5,7 +5,7 @@
  * (HF_HUB_CACHE / HF_HOME), and the snapshot folder (or the chosen .gguf file in it) is
  * returned. Only the files the engine reads are fetched (see files.ts).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { StatesetError } from '../../core/errors.js';
 import { blobPath, cachedCommit, isCommitHash, linkIntoSnapshot, partialSize, repoCacheDir, snapshotDir, snapshotFiles, writeRef } from './cache.js';
@@ -107,7 +107,8 @@ async function ensureFiles(target: HubTarget, repoDir: string, remote: RepoRevis
   const toDownload = jobs.filter((job) => !existsSync(job.blob));
   const total = toDownload.reduce((sum, job) => sum + job.file.size, 0);
   const resumed = toDownload.reduce((sum, job) => sum + Math.min(partialSize(incompletePath(job.blob)), job.file.size), 0);
-  if (toDownload.length > 0) await ensureSpace(join(repoDir, '..'), total - resumed);
+  mkdirSync(join(repoDir, 'blobs'), { recursive: true });
+  if (toDownload.length > 0) await ensureSpace(join(repoDir, 'blobs'), total - resumed);
   const { settings, repo, revision } = target;
   const progress = downloadProgress(`Downloading ${repo} (${revision}) into ${settings.cacheDir}`, total, resumed, settings.progressBars);
   try {
