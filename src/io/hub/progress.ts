@@ -18,11 +18,14 @@ export function megabytes(bytes: number): string {
   return `${(bytes / 1e6).toFixed(bytes < 1e7 ? 2 : 1)} MB`;
 }
 
-/** `total` bytes to have, `resumed` of them already on disk from an interrupted download. */
-export function downloadProgress(title: string, total: number, resumed: number, enabled: boolean, stream: NodeJS.WriteStream = process.stderr): DownloadProgress {
+/**
+ * `total` bytes to have, `resumed` of them already on disk from an interrupted download.
+ * The plain line says where the files go; the bar keeps to one terminal line.
+ */
+export function downloadProgress(title: string, where: string, total: number, resumed: number, enabled: boolean, stream: NodeJS.WriteStream = process.stderr): DownloadProgress {
   if (!enabled || total === 0) return { advance() {}, finish() {} };
   if (!stream.isTTY || total - resumed < BAR_BYTES) {
-    stream.write(`${title} (${megabytes(total)}${resumed > 0 ? `, resuming after ${megabytes(resumed)}` : ''})\n`);
+    stream.write(`${title} into ${where} (${megabytes(total)}${resumed > 0 ? `, resuming after ${megabytes(resumed)}` : ''})\n`);
     return { advance() {}, finish() {} };
   }
   const started = Date.now();
@@ -30,6 +33,7 @@ export function downloadProgress(title: string, total: number, resumed: number, 
   const bar = new SingleBar({
     stream,
     format: `${title} {bar} {percentage}% | {got} / {size} | {speed} | ETA {eta_formatted}`,
+    barsize: 24,
     hideCursor: true,
     etaBuffer: 50,
   });

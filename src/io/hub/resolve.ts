@@ -110,7 +110,7 @@ async function ensureFiles(target: HubTarget, repoDir: string, remote: RepoRevis
   mkdirSync(join(repoDir, 'blobs'), { recursive: true });
   if (toDownload.length > 0) await ensureSpace(join(repoDir, 'blobs'), total - resumed);
   const { settings, repo, revision } = target;
-  const progress = downloadProgress(`Downloading ${repo} (${revision}) into ${settings.cacheDir}`, total, resumed, settings.progressBars);
+  const progress = downloadProgress(`Downloading ${repo} (${revision})`, settings.cacheDir, total, resumed, settings.progressBars);
   try {
     for (const job of jobs) {
       if (!existsSync(job.blob)) await downloadBlob(target, job, progress);
