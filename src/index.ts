@@ -26,6 +26,7 @@ export type {
 export { makeTinyModel, inspectModel, convertModel, Tokenizer, type MakeTinyModelOptions, type TinySize } from './io/models.js';
 export type { Architecture, GenerationDefaults, ModelConfigInfo, ModelInfo, SpecialToken } from './io/types.js';
 export { exportGguf, GGUF_TYPES, type ExportGgufOptions, type GgufExport, type GgufType } from './io/export.js';
+export { resolveModelPath, isHubRepoId, type ModelSource } from './io/hub/resolve.js';
 export { Model, loadModel, randomModel } from './model/model.js';
 export type { ComputeBackend } from './backends/compute-backend.js';
 export type { BackendConfig } from './backends/config.js';

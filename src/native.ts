@@ -1,11 +1,10 @@
 /**
- * Loads the Rust core (native/stateset.node). Nothing else imports the addon directly:
+ * Loads the Rust core (the napi-rs addon). Nothing else imports the addon directly:
  * every call goes through `callNative`, which turns native errors into StatesetError.
  */
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { addonPath, prebuiltPackageName, SOURCE_ADDON } from '../scripts/native-target.mjs';
 import { StatesetError, type ErrorCode } from './core/errors.js';
 import type { LossNormalizer, PolicyLossMetrics, PolicyLossResult, ResolvedLossConfig } from './algorithms/loss-options.js';
 import type { ModelInfo } from './io/types.js';
@@ -188,16 +187,27 @@ export interface NativeTokenizer {
 // work beside training can lower it.
 process.env.RAYON_NUM_THREADS ??= String(availableParallelism());
 
-const addonPath = join(dirname(fileURLToPath(import.meta.url)), '..', 'native', 'stateset.node');
-
+/**
+ * The addon of a source build (native/, made when no prebuilt addon matched or when asked
+ * with STATESET_BUILD_FROM_SOURCE=1), else this platform's prebuilt package
+ * (stateset-agents-linux-x64-gnu, ...; see scripts/native-target.mjs).
+ */
 function loadAddon(): NativeCore {
+  const path = addonPath();
+  if (path === undefined) {
+    throw new StatesetError(
+      'ERR_NATIVE_MISSING',
+      `the native core is not installed: no prebuilt package for this platform (${prebuiltPackageName()}) and no source build (${SOURCE_ADDON}). ` +
+        'Reinstall with optional dependencies (npm install --include=optional), or build it from source: STATESET_BUILD_FROM_SOURCE=1 npm rebuild stateset-agents (needs Rust: https://rustup.rs).',
+    );
+  }
   try {
-    return createRequire(import.meta.url)(addonPath) as NativeCore;
+    return createRequire(import.meta.url)(path) as NativeCore;
   } catch (cause) {
     throw new StatesetError(
       'ERR_NATIVE_MISSING',
-      `the native core could not be loaded from ${addonPath}: ${(cause as Error).message}. ` +
-        'Build it with `npm run build` (needs Rust: https://rustup.rs).',
+      `the native core could not be loaded from ${path}: ${(cause as Error).message}. ` +
+        'Rebuild it from source with STATESET_BUILD_FROM_SOURCE=1 npm rebuild stateset-agents (in a checkout: npm run build; needs Rust: https://rustup.rs).',
       { cause },
     );
   }

@@ -8,7 +8,7 @@ import { messagesSchema, type Message } from '../core/messages.js';
 import { parseWith } from '../core/validate.js';
 import { createBackend } from '../backends/create.js';
 import { CHATML_TEMPLATE, ChatTemplate, type TemplateTool } from './chat-template.js';
-import { parseAgentConfig, parseGenerationOverrides, type AgentConfig, type AgentConfigInput, type GenerationConfig } from './config.js';
+import { modelSource, parseAgentConfig, parseGenerationOverrides, type AgentConfig, type AgentConfigInput, type GenerationConfig } from './config.js';
 import type { Policy, PolicyCompletion } from './policy.js';
 import { hermesToolCalls } from './tool-calls.js';
 

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { backendConfigSchema } from '../backends/config.js';
 import { parseWith } from '../core/validate.js';
+import type { ModelSource } from '../io/hub/resolve.js';
 
 /** Sampling defaults; each can be overridden per agent and per call. */
 export const GENERATION_DEFAULTS = {
@@ -59,8 +60,12 @@ export const loraSchema = z.strictObject({
 });
 
 export const agentConfigSchema = z.strictObject({
-  /** A HuggingFace model folder or a .gguf file. */
+  /** A HuggingFace model folder, a .gguf file, or a Hub model id (owner/name). */
   model: z.string().min(1),
+  /** A Hub model's branch, tag or commit (default main); ignored for a local path. */
+  revision: z.string().min(1).optional(),
+  /** The file to load from a Hub repo of GGUF files; ignored for a local path. */
+  ggufFile: z.string().min(1).optional(),
   /** Put first in every conversation that does not start with a system message. */
   systemPrompt: z.string().optional(),
   generation: generationSchema.prefault({}),
@@ -78,6 +83,11 @@ export type GenerationConfig = typeof GENERATION_DEFAULTS;
 
 export function parseAgentConfig(input: unknown): AgentConfig {
   return parseWith(agentConfigSchema, input, 'ERR_INVALID_CONFIG', 'AgentConfig');
+}
+
+/** The Hub revision and GGUF file the config picks, as loadModel takes them. */
+export function modelSource(config: Pick<AgentConfig, 'revision' | 'ggufFile'>): ModelSource {
+  return { ...(config.revision ? { revision: config.revision } : {}), ...(config.ggufFile ? { ggufFile: config.ggufFile } : {}) };
 }
 
 export function parseGenerationOverrides(input: unknown): Partial<GenerationConfig> {

@@ -1,5 +1,5 @@
 /** The compute backend an agent's config asks for. */
-import type { AgentConfig } from '../agent/config.js';
+import { modelSource, type AgentConfig } from '../agent/config.js';
 import { loadModel } from '../model/model.js';
 import type { LoraOptions } from '../model/train.js';
 import type { ComputeBackend } from './compute-backend.js';
@@ -16,5 +16,5 @@ export async function createBackend(config: AgentConfig, lora: LoraOptions | und
       seed: backend.seed ?? (lora && 'seed' in lora ? lora.seed : undefined),
     });
   }
-  return loadModel(config.model, lora ? { lora } : undefined);
+  return loadModel(config.model, { ...modelSource(config), ...(lora ? { lora } : {}) });
 }

@@ -3,13 +3,15 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { BackendConfig } from '../backends/config.js';
 import { fail } from '../core/errors.js';
+import { addHubFlags, modelFromFlags, type ModelFlags } from './model-flags.js';
 import { DEMO_ALGORITHMS, DEMO_DEFAULTS, runDemo, type DemoAlgorithm } from '../demo/run.js';
 
 export function registerDemo(program: Command): void {
-  program
+  const command = program
     .command('demo')
     .description('train a customer-service agent to be polite and concise, and write report.json and report.html')
-    .option('--model <model>', "'tiny' (the shipped model) or a model folder or .gguf file", 'tiny')
+    .option('--model <model>', "'tiny' (the shipped model), a model folder, a .gguf file or a Hub id (owner/name)", 'tiny');
+  addHubFlags(command)
     .option('--algorithm <name>', DEMO_ALGORITHMS.join(' | '), 'grpo')
     .option('--steps <n>', 'training steps', String(DEMO_DEFAULTS.steps))
     .option('--seed <n>', 'seed of every random choice', '0')
@@ -17,13 +19,13 @@ export function registerDemo(program: Command): void {
     .option('--backend <type>', "where generation and training run: 'native' (this process) or 'tinker' (a Tinker-compatible service)", 'native')
     .option('--base-url <url>', 'the Tinker-compatible service (with --backend tinker)')
     .option('--api-key <key>', 'its API key (default: TINKER_API_KEY)')
-    .action(async (options: { model: string; algorithm: string; steps: string; seed: string; out: string; backend: string; baseUrl?: string; apiKey?: string }) => {
+    .action(async (options: ModelFlags & { algorithm: string; steps: string; seed: string; out: string; backend: string; baseUrl?: string; apiKey?: string }) => {
       if (!DEMO_ALGORITHMS.includes(options.algorithm as DemoAlgorithm)) {
         fail('ERR_INVALID_ARGUMENT', `--algorithm must be one of ${DEMO_ALGORITHMS.join(', ')}, got '${options.algorithm}'`);
       }
       const out = resolve(options.out);
       const report = await runDemo({
-        model: options.model === 'tiny' ? 'tiny' : resolve(options.model),
+        ...(options.model === 'tiny' ? { model: 'tiny' } : modelFromFlags(options)),
         algorithm: options.algorithm as DemoAlgorithm,
         steps: integerOption('--steps', options.steps, 1),
         seed: integerOption('--seed', options.seed, 0),

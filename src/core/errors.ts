@@ -31,7 +31,14 @@ export type ErrorCode =
   | 'ERR_BACKEND_REQUEST'
   | 'ERR_BACKEND_TIMEOUT'
   | 'ERR_BACKEND_UNREACHABLE'
-  | 'ERR_BACKEND_AUTH';
+  | 'ERR_BACKEND_AUTH'
+  // Models from the HuggingFace Hub (src/io/hub)
+  | 'ERR_HUB_NOT_FOUND'
+  | 'ERR_HUB_GATED'
+  | 'ERR_HUB_NO_WEIGHTS'
+  | 'ERR_HUB_DISK_FULL'
+  | 'ERR_HUB_OFFLINE'
+  | 'ERR_HUB_DOWNLOAD';
 
 export class StatesetError extends Error {
   readonly code: ErrorCode;

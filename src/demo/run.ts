@@ -6,6 +6,8 @@
  */
 import { join } from 'node:path';
 import { Agent } from '../agent/agent.js';
+import { modelSource } from '../agent/config.js';
+import type { ModelSource } from '../io/hub/resolve.js';
 import { StatesetError } from '../core/errors.js';
 import type { BackendConfig } from '../backends/config.js';
 import type { ComputeBackend } from '../backends/compute-backend.js';
@@ -22,8 +24,8 @@ import { DEMO_TOPICS, demoEnvironment, demoScenarios, type DemoScenario } from '
 export type DemoAlgorithm = 'grpo' | 'gspo';
 export const DEMO_ALGORITHMS: readonly DemoAlgorithm[] = ['grpo', 'gspo'];
 
-export interface DemoOptions {
-  /** 'tiny' (the shipped model, default) or a model folder or .gguf file. */
+export interface DemoOptions extends ModelSource {
+  /** 'tiny' (the shipped model, default), a model folder, a .gguf file or a Hub id (owner/name). */
   model?: string;
   /** Default 'grpo'. */
   algorithm?: DemoAlgorithm;
@@ -96,9 +98,9 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   const maxNewTokens = options.config?.generation?.maxNewTokens ?? DEMO_DEFAULTS.maxNewTokens;
 
   const lora = settings.lora;
-  const agent = await Agent.create({ model: path, generation: { maxNewTokens, seed }, ...(lora ? { lora } : {}), ...(options.backend ? { backend: options.backend } : {}) }, { loraSeed: seed });
+  const agent = await Agent.create({ model: path, ...modelSource(options), generation: { maxNewTokens, seed }, ...(lora ? { lora } : {}), ...(options.backend ? { backend: options.backend } : {}) }, { loraSeed: seed });
   const policy = agent.policy as ComputeBackend;
-  const base = policy.reference ? await policy.reference() : await loadModel(path);
+  const base = policy.reference ? await policy.reference() : await loadModel(path, modelSource(options));
   const evaluation = { seed, maxNewTokens };
   const measure = async (step: number): Promise<{ point: TrainingPoint; result: DemoEvaluation }> => {
     const result = await evaluateDemo(agent, heldout, evaluation);

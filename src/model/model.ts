@@ -10,6 +10,7 @@ import { callNative, callNativeAsync, native, type NativeModel } from '../native
 import type { ModelInfo } from '../io/types.js';
 import { resolve } from 'node:path';
 import { adapterBase } from './adapter-folder.js';
+import { resolveModelPath } from '../io/hub/resolve.js';
 import { generateOptions, scoreOptions, tokenArrays } from './options.js';
 import { nativeLoraOptions, nativeTrainBatch, nativeTrainConfig, type TrainBatch, type TrainStepConfig, type TrainStepMetrics } from './train.js';
 import type { Completion, GenerateOptions, LoadModelOptions, ModelConfig, ScoreOptions, ScoreResult } from './types.js';
@@ -119,10 +120,14 @@ function threadsOf(options: LoadModelOptions | undefined): number | undefined {
   return threads;
 }
 
-/** Loads a HuggingFace model folder or a GGUF file. */
-export async function loadModel(path: string, options?: LoadModelOptions): Promise<Model> {
-  if (typeof path !== 'string' || path === '') fail('ERR_INVALID_ARGUMENT', 'loadModel needs the path of a model folder or .gguf file');
+/**
+ * Loads a HuggingFace model folder, a GGUF file, or a Hub model id (`owner/name`, downloaded
+ * into the Hub cache on first use; `revision` and `ggufFile` pick what to download).
+ */
+export async function loadModel(model: string, options?: LoadModelOptions): Promise<Model> {
+  if (typeof model !== 'string' || model === '') fail('ERR_INVALID_ARGUMENT', 'loadModel needs a model folder, a .gguf file or a Hub model id (owner/name)');
   const threads = threadsOf(options);
+  const path = await resolveModelPath(model, { revision: options?.revision, ggufFile: options?.ggufFile });
   const base = adapterBase(path);
   if (base !== undefined && options?.lora !== undefined) fail('ERR_INVALID_ARGUMENT', `${path} is a LoRA adapter already; load it without a lora option.`);
   const lora = nativeLoraOptions(base === undefined ? options?.lora : { adapter: path });

@@ -6,11 +6,12 @@
  * invalid file reports every problem with its path.
  */
 import { readFileSync } from 'node:fs';
-import { extname, isAbsolute, resolve } from 'node:path';
+import { extname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { Agent } from '../agent/agent.js';
-import { agentConfigSchema } from '../agent/config.js';
+import { agentConfigSchema, modelSource } from '../agent/config.js';
+import { localOrHubId, type ModelSource } from '../io/hub/resolve.js';
 import { readConfigFile } from '../config/file.js';
 import { parseConfig } from '../config/load.js';
 import { importModuleReference, ModuleReferenceSchema } from '../config/modules.js';
@@ -65,9 +66,13 @@ const RewardSchema = z.discriminatedUnion('name', [
 ]);
 
 export const RunConfigSchema = z.strictObject({
-  /** A HuggingFace folder, a .gguf file (relative to the config file), or `tiny` / `tiny:gpt2`. */
+  /** A HuggingFace folder, a .gguf file (relative to the config file), a Hub model id (owner/name), or `tiny` / `tiny:gpt2`. */
   model: z.string().min(1),
-  agent: agentConfigSchema.omit({ model: true }).optional(),
+  /** A Hub model's branch, tag or commit (default main). */
+  revision: z.string().min(1).optional(),
+  /** The file to load from a Hub repo of GGUF files. */
+  ggufFile: z.string().min(1).optional(),
+  agent: agentConfigSchema.omit({ model: true, revision: true, ggufFile: true }).optional(),
   environment: EnvironmentSchema.default({ type: 'conversation' }),
   scenarios: ItemsSchema.optional(),
   evalScenarios: ItemsSchema.optional(),
@@ -111,11 +116,12 @@ export function loadRunConfig(file: string, overrides: readonly string[] = []): 
 
 export function modelPath(model: string, baseDir: string): string {
   if (isTinyModelName(model)) return tinyModelPath(model);
-  return isAbsolute(model) ? model : resolve(baseDir, model);
+  return localOrHubId(model, baseDir);
 }
 
-export async function createAgent(config: RunConfig, baseDir: string, model?: string): Promise<Agent> {
-  return Agent.create({ ...config.agent, model: model ?? modelPath(config.model, baseDir) });
+/** The agent of a run config; `model` replaces the config's model (and its revision and GGUF file). */
+export async function createAgent(config: RunConfig, baseDir: string, model?: { model: string } & ModelSource): Promise<Agent> {
+  return Agent.create({ ...config.agent, ...(model ?? { model: modelPath(config.model, baseDir), ...modelSource(config) }) });
 }
 
 export async function createEnvironment(config: RunConfig, baseDir: string): Promise<Environment<any, any>> {

@@ -28,6 +28,7 @@ import { policyBatch, referenceLogprobs } from './batch.js';
 import { CHECKPOINT_PARTS, readTrainerState, writeCheckpoint, type TrainerState } from './checkpoint.js';
 import { CheckpointStore, type CheckpointInfo } from './checkpoint-store.js';
 import { resolveConfig, type DeepPartial, type TrainerConfig } from './config.js';
+import { modelSource } from '../agent/config.js';
 import { evaluate, rolloutSummary } from './evaluate.js';
 import type { Algorithm } from './presets.js';
 import { rolloutStep } from './rollout-step.js';
@@ -343,7 +344,7 @@ type Reference = Pick<ComputeBackend, 'score'>;
 
 /** The frozen starting policy for the KL penalty: the backend's own, else the model loaded again. */
 async function referenceModel(agent: Agent, model: ComputeBackend): Promise<Reference> {
-  return model.reference ? model.reference() : loadModel(agent.config.model);
+  return model.reference ? model.reference() : loadModel(agent.config.model, modelSource(agent.config));
 }
 
 /** Whether checkpoints hold an adapter (LoRA, or a backend that trains adapters) rather than whole weights. */
