@@ -43,7 +43,7 @@ export const TrainerConfigSchema = z
     /** How advantages reach tokens (ALGORITHMS.md section 5). */
     creditAssignment: z.enum(['episode', 'turn']),
     loss: z.object({
-      loss: z.enum(['token_clip', 'gspo', 'gspo_token', 'sft']),
+      loss: z.enum(['token_clip', 'gspo', 'gspo_token', 'cispo', 'sft']),
       epsLow: nonNegative,
       epsHigh: nonNegative,
       dualClip: z.number().gt(1).optional(),

@@ -2,16 +2,17 @@
  * The recipe presets of ALGORITHMS.md section 4. A preset is data: the defaults it
  * fills into the trainer config. Any field can be overridden by the user.
  */
+import { CISPO_EPS } from '../algorithms/loss-options.js';
 import type { Estimator, Scale } from '../algorithms/types.js';
 
-export type Algorithm = 'grpo' | 'dr_grpo' | 'dapo' | 'gspo' | 'rloo' | 'sft';
+export type Algorithm = 'grpo' | 'dr_grpo' | 'dapo' | 'gspo' | 'rloo' | 'cispo' | 'sft';
 
-export const ALGORITHMS: readonly Algorithm[] = ['grpo', 'dr_grpo', 'dapo', 'gspo', 'rloo', 'sft'];
+export const ALGORITHMS: readonly Algorithm[] = ['grpo', 'dr_grpo', 'dapo', 'gspo', 'rloo', 'cispo', 'sft'];
 
 export interface Preset {
   advantage: { estimator: Estimator; scale?: Scale };
   loss: {
-    loss: 'token_clip' | 'gspo' | 'gspo_token' | 'sft';
+    loss: 'token_clip' | 'gspo' | 'gspo_token' | 'cispo' | 'sft';
     epsLow: number;
     epsHigh: number;
     aggregation: 'token-mean' | 'seq-mean-token-mean' | 'seq-mean-token-sum' | 'seq-mean-token-sum-norm';
@@ -45,5 +46,12 @@ export const PRESETS: Record<Algorithm, Preset> = {
     ...plain,
   },
   rloo: { advantage: { estimator: 'rloo' }, loss: tokenClip, ...plain },
+  // MiniMax-M1: group-relative advantages, the clipped importance weight held constant
+  // (no lower bound, capped at 1 + 3 = 4), token-mean over the batch.
+  cispo: {
+    advantage: { estimator: 'grpo' },
+    loss: { loss: 'cispo', epsLow: CISPO_EPS.low, epsHigh: CISPO_EPS.high, aggregation: 'token-mean', beta: 0 },
+    ...plain,
+  },
   sft: { advantage: { estimator: 'grpo' }, loss: { ...tokenClip, loss: 'sft' }, ...plain },
 };
