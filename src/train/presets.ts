@@ -5,9 +5,9 @@
 import { CISPO_EPS } from '../algorithms/loss-options.js';
 import type { Estimator, Scale } from '../algorithms/types.js';
 
-export type Algorithm = 'grpo' | 'dr_grpo' | 'dapo' | 'gspo' | 'rloo' | 'cispo' | 'sft';
+export type Algorithm = 'grpo' | 'dr_grpo' | 'dapo' | 'gspo' | 'rloo' | 'cispo' | 'ppo' | 'sft';
 
-export const ALGORITHMS: readonly Algorithm[] = ['grpo', 'dr_grpo', 'dapo', 'gspo', 'rloo', 'cispo', 'sft'];
+export const ALGORITHMS: readonly Algorithm[] = ['grpo', 'dr_grpo', 'dapo', 'gspo', 'rloo', 'cispo', 'ppo', 'sft'];
 
 export interface Preset {
   advantage: { estimator: Estimator; scale?: Scale };
@@ -22,7 +22,35 @@ export interface Preset {
   dynamicSampling: boolean;
   /** DAPO: soft overlong punishment of completions near the length limit. */
   overlongShaping: boolean;
+  /** PPO: GAE and the critic (every other preset keeps PPO_DEFAULTS, which it ignores). */
+  ppo?: Partial<PpoSettings>;
 }
+
+export interface PpoSettings {
+  gamma: number;
+  lambdaActor: number;
+  lambdaCritic: number;
+  whitenAdvantages: boolean;
+  vfClip: number;
+  valueLearningRate: number;
+  valueWarmupSteps: number;
+}
+
+/**
+ * Token-level PPO for LLMs: gamma 1; lambda 0.95 for the policy and 1.0 for the critic's
+ * returns (VC-PPO, VAPO); whitened advantages; value clip 0.2 (OpenRLHF's); the critic
+ * learns 5x faster than the policy's default rate; no value warm-up (VAPO pretrains the
+ * value for 50 steps of a long run: set valueWarmupSteps).
+ */
+export const PPO_DEFAULTS: PpoSettings = {
+  gamma: 1.0,
+  lambdaActor: 0.95,
+  lambdaCritic: 1.0,
+  whitenAdvantages: true,
+  vfClip: 0.2,
+  valueLearningRate: 5e-5,
+  valueWarmupSteps: 0,
+};
 
 const tokenClip = { loss: 'token_clip', epsLow: 0.2, epsHigh: 0.2, aggregation: 'token-mean', beta: 0 } as const;
 const plain = { dynamicSampling: false, overlongShaping: false };
@@ -53,5 +81,7 @@ export const PRESETS: Record<Algorithm, Preset> = {
     loss: { loss: 'cispo', epsLow: CISPO_EPS.low, epsHigh: CISPO_EPS.high, aggregation: 'token-mean', beta: 0 },
     ...plain,
   },
+  // A learned critic instead of groups: GAE advantages; the advantage estimator is unused.
+  ppo: { advantage: { estimator: 'grpo' }, loss: tokenClip, ...plain, ppo: PPO_DEFAULTS },
   sft: { advantage: { estimator: 'grpo' }, loss: { ...tokenClip, loss: 'sft' }, ...plain },
 };
