@@ -79,6 +79,8 @@ describe('ppo', () => {
     await run(out, { steps: 2, numIterations: 2, kl: { inReward: true, coef: 0.5, estimator: 'k3' } });
     const metrics = readJsonl(join(out, 'metrics.jsonl'));
     assert.ok(metrics.every((m) => Number.isFinite(m.return_mean as number) && Number.isFinite(m.value_loss as number)));
+    // k3 is never negative, and the second pass of step 1 moved the policy off the reference.
+    assert.ok(metrics.every((m) => (m.reward_kl as number) >= 0) && (metrics[1].reward_kl as number) > 0, JSON.stringify(metrics.map((m) => m.reward_kl)));
     await assert.rejects(
       train({ agent: await tinyAgent(), environment: environment(), rewards: rewards(), scenarios: SCENARIOS, config: { ...TINY_TRAINER, kl: { inReward: true } }, tracking: { console: false }, out: join(tempDir(), 'grpo') }),
       (err: Error & { code?: string }) => err.code === 'ERR_INVALID_CONFIG' && /kl.inReward/.test(err.message),

@@ -28,7 +28,7 @@ export interface PpoBatch {
   policy: TrainBatch;
   /** The critic's batch: GAE returns and the values they were computed from. */
   critic: ValueBatch;
-  /** explained_variance, value_mean and return_mean of the values the rollout was scored with. */
+  /** explained_variance, value_mean and return_mean of the values the rollout was scored with; reward_kl with kl.inReward. */
   metrics: Metrics;
 }
 
@@ -71,8 +71,16 @@ export async function preparePpo(trajectories: Trajectory[], critic: Critic, con
   const masks = trajectories.map((t) => (Number.isFinite(t.reward) ? t.mask : new Uint8Array(t.mask.length)));
   const oldLogprobs = trajectories.map((t) => t.logprobs);
   const rewards = trajectories.map(tokenRewards);
+  const kls: number[] = [];
   if (refLogprobs && config.kl.inReward) {
-    rewards.forEach((r, i) => masks[i].forEach((m, t) => m && (r[t] -= config.kl.coef * klEstimate(config.kl.estimator, oldLogprobs[i][t], refLogprobs[i][t]))));
+    rewards.forEach((r, i) =>
+      masks[i].forEach((m, t) => {
+        if (!m) return;
+        const kl = klEstimate(config.kl.estimator, oldLogprobs[i][t], refLogprobs[i][t]);
+        r[t] -= config.kl.coef * kl;
+        kls.push(kl);
+      }),
+    );
   }
   // V_t of the state before token t: the value of each position the policy acted at.
   const scored = await critic.values(sequences);
@@ -97,6 +105,7 @@ export async function preparePpo(trajectories: Trajectory[], critic: Critic, con
     explained_variance: explainedVariance(values, returns, masks),
     value_mean: meanOf(masked(values)),
     return_mean: meanOf(masked(returns)),
+    ...(config.kl.inReward ? { reward_kl: meanOf(kls) } : {}),
   };
   return {
     policy: { sequences, masks, oldLogprobs, advantages, ...(config.loss.beta > 0 && refLogprobs ? { refLogprobs } : {}) },
