@@ -10,6 +10,7 @@ import type { LossNormalizer, PolicyLossMetrics, PolicyLossResult, ResolvedLossC
 import type { ModelInfo } from './io/types.js';
 import type { TinySize } from './io/models.js';
 import type { TrainStepMetrics } from './model/train.js';
+import type { CriticStepMetrics } from './model/critic.js';
 
 /** A training step's metrics as the addon returns them: the loss's own metrics nested. */
 export type NativeTrainMetrics = Omit<TrainStepMetrics, keyof PolicyLossMetrics> & { policy: PolicyLossMetrics };
@@ -49,6 +50,29 @@ export interface NativeModel {
   saveTrainingState(dir: string): Promise<void>;
   loadTrainingState(dir: string): Promise<void>;
   saveAdapter(dir: string, baseModel: string | undefined): Promise<void>;
+  createCritic(seed: number): Promise<NativeCritic>;
+}
+
+/** The addon's `Critic` class (crates/node/src/critic.rs). */
+export interface NativeCritic {
+  info(): { lora: boolean; trainableParameters: number; sharesPolicyBase: boolean };
+  values(sequences: Int32Array[], start: number): Promise<Float32Array[]>;
+  trainStep(
+    batch: { sequences: Int32Array[]; masks: Uint8Array[]; returns: Float32Array[]; oldValues?: Float32Array[] },
+    config: {
+      learningRate: number;
+      microBatchSize: number;
+      valueClip: number | undefined;
+      maxGradNorm: number;
+      weightDecay: number;
+      beta1: number;
+      beta2: number;
+      eps: number;
+      activationCheckpointing: boolean;
+    },
+  ): Promise<CriticStepMetrics>;
+  save(dir: string): Promise<void>;
+  load(dir: string): Promise<void>;
 }
 
 export interface NativeLoraOptions {

@@ -76,22 +76,25 @@ describe('tinker backend against a SkyRL server', { skip: missing }, () => {
     assert.ok(objective(afterStep) > objective(before) + 1e-4, `objective ${objective(before)} -> ${objective(afterStep)}`);
   });
 
-  test("the two-pass custom loss takes the same step as the server's built-in loss", async () => {
-    const builtin = await backend({ seed: 11 });
-    const custom = await backend({ seed: 11, builtinLosses: false });
-    const { sequences, masks, oldLogprobs } = await sampledBatch(builtin);
-    const advantages = Float32Array.from([0.9, -0.3, -0.9, 0.3]);
-    const a = await builtin.trainStep({ sequences, masks, oldLogprobs, advantages }, STEP);
-    const b = await custom.trainStep({ sequences, masks, oldLogprobs, advantages }, STEP);
-    assert.ok(Math.abs(a.loss - b.loss) < 1e-5, `loss ${a.loss} vs ${b.loss}`);
-    const [sa, sb] = [await builtin.score(sequences), await custom.score(sequences)];
-    let moved = 0;
-    sa.forEach((s, i) => s.logprobs.forEach((lp, t) => {
-      assert.ok(Math.abs(lp - sb[i].logprobs[t]) < 2e-4, `seq ${i} token ${t}: ${lp} vs ${sb[i].logprobs[t]}`);
-      moved = Math.max(moved, Math.abs(lp - oldLogprobs[i][t + 1]) * masks[i][t + 1]);
-    }));
-    assert.ok(moved > 1e-3, 'the step changed the policy');
-  });
+  for (const loss of ['token_clip', 'cispo'] as const) {
+    test(`the two-pass custom loss takes the same step as the server's built-in loss (${loss})`, async () => {
+      const builtin = await backend({ seed: 11 });
+      const custom = await backend({ seed: 11, builtinLosses: false });
+      const { sequences, masks, oldLogprobs } = await sampledBatch(builtin);
+      const advantages = Float32Array.from([0.9, -0.3, -0.9, 0.3]);
+      const step = { ...STEP, loss };
+      const a = await builtin.trainStep({ sequences, masks, oldLogprobs, advantages }, step);
+      const b = await custom.trainStep({ sequences, masks, oldLogprobs, advantages }, step);
+      assert.ok(Math.abs(a.loss - b.loss) < 1e-5, `loss ${a.loss} vs ${b.loss}`);
+      const [sa, sb] = [await builtin.score(sequences), await custom.score(sequences)];
+      let moved = 0;
+      sa.forEach((s, i) => s.logprobs.forEach((lp, t) => {
+        assert.ok(Math.abs(lp - sb[i].logprobs[t]) < 2e-4, `seq ${i} token ${t}: ${lp} vs ${sb[i].logprobs[t]}`);
+        moved = Math.max(moved, Math.abs(lp - oldLogprobs[i][t + 1]) * masks[i][t + 1]);
+      }));
+      assert.ok(moved > 1e-3, 'the step changed the policy');
+    });
+  }
 
   test('save_state / load_state: a resumed model takes the same next step', async () => {
     const first = await backend({ seed: 4 });

@@ -52,11 +52,11 @@ test('the demo command rejects an unknown algorithm and a bad step count before 
   const original = console.error;
   console.error = (line: string) => errors.push(line);
   try {
-    assert.equal(await main(['node', 'stateset-agents', 'demo', '--algorithm', 'ppo', '--out', tempDir()]), 1);
+    assert.equal(await main(['node', 'stateset-agents', 'demo', '--algorithm', 'dapo', '--out', tempDir()]), 1);
     assert.equal(await main(['node', 'stateset-agents', 'demo', '--steps', '0', '--out', tempDir()]), 1);
   } finally {
     console.error = original;
   }
-  assert.match(errors[0], /ERR_INVALID_ARGUMENT.*--algorithm must be one of grpo, gspo, got 'ppo'/);
+  assert.match(errors[0], /ERR_INVALID_ARGUMENT.*--algorithm must be one of grpo, gspo, ppo, got 'dapo'/);
   assert.match(errors[1], /--steps must be an integer >= 1, got '0'/);
 });

@@ -21,8 +21,8 @@ import { demoModelPath, SHIPPED_MODEL_NAME } from './model-path.js';
 import { writeDemoReport, type DemoReport, type DemoSample, type TrainingPoint } from './report.js';
 import { DEMO_TOPICS, demoEnvironment, demoScenarios, type DemoScenario } from './scenarios.js';
 
-export type DemoAlgorithm = 'grpo' | 'gspo';
-export const DEMO_ALGORITHMS: readonly DemoAlgorithm[] = ['grpo', 'gspo'];
+export type DemoAlgorithm = 'grpo' | 'gspo' | 'ppo';
+export const DEMO_ALGORITHMS: readonly DemoAlgorithm[] = ['grpo', 'gspo', 'ppo'];
 
 export interface DemoOptions extends ModelSource {
   /** 'tiny' (the shipped model, default), a model folder, a .gguf file or a Hub id (owner/name). */
@@ -82,6 +82,12 @@ export const DEMO_DEFAULTS = {
     // 3.2 GB resident (a first try with passes of 8 and no checkpointing reached 12 GB).
     config: { batchSize: 2, groupSize: 6, microBatchSize: 2, activationCheckpointing: true, learningRate: 2e-3, loss: { beta: 0.1 }, maxGradNorm: 1.0, saveEvery: 0, samplesPerStep: 2 },
   } satisfies DemoSettings,
+  /**
+   * PPO's critic, laid over either setting: it learns 5x faster than the policy and trains
+   * alone for the first 2 steps, so that the first policy update's advantages come from a
+   * critic that has seen the task.
+   */
+  ppo: { ppo: { valueLearningRate: 1e-3, valueWarmupSteps: 2 } } satisfies DeepPartial<TrainerConfig>,
 };
 
 export async function runDemo(options: DemoOptions): Promise<DemoReport> {
@@ -119,7 +125,12 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     rewards: demoRewardFunctions(),
     scenarios: demoScenarios('train'),
     algorithm,
-    config: deepMerge(settings.config, { ...options.config, steps, seed, generation: { ...options.config?.generation, maxNewTokens } }) as DeepPartial<TrainerConfig>,
+    config: deepMerge(deepMerge(settings.config, algorithm === 'ppo' ? DEMO_DEFAULTS.ppo : {}), {
+      ...options.config,
+      steps,
+      seed,
+      generation: { ...options.config?.generation, maxNewTokens },
+    }) as DeepPartial<TrainerConfig>,
     tracking: options.tracking ?? { console: { quiet: true }, tensorboard: false },
     out: join(options.out, 'run'),
     describe: { demo: { model } },

@@ -11,6 +11,7 @@ import type { ModelInfo } from '../io/types.js';
 import { resolve } from 'node:path';
 import { adapterBase } from './adapter-folder.js';
 import { resolveModelPath } from '../io/hub/resolve.js';
+import { Critic } from './critic.js';
 import { generateOptions, scoreOptions, tokenArrays } from './options.js';
 import { nativeLoraOptions, nativeTrainBatch, nativeTrainConfig, type TrainBatch, type TrainStepConfig, type TrainStepMetrics } from './train.js';
 import type { Completion, GenerateOptions, LoadModelOptions, ModelConfig, ScoreOptions, ScoreResult } from './types.js';
@@ -77,6 +78,17 @@ export class Model implements ComputeBackend {
     const args = [nativeTrainBatch(batch), nativeTrainConfig(config)] as const;
     const { policy, ...step } = await callNativeAsync(() => this.#native.trainStep(...args));
     return { ...policy, ...step };
+  }
+
+  /**
+   * A critic (value head on a decoder) starting from this model's current weights: a
+   * trainable copy, or, when this model trains LoRA, new adapters on this model's own
+   * frozen base. `seed` decides the head's (and adapters') initial values.
+   */
+  async createCritic(options: { seed?: number } = {}): Promise<Critic> {
+    const seed = options.seed ?? 0;
+    if (!(Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32)) fail('ERR_INVALID_PARAMETER', `seed must be a 32-bit unsigned integer, got ${seed}`);
+    return new Critic(await callNativeAsync(() => this.#native.createCritic(seed)));
   }
 
   /** Writes the model (current weights, LoRA adapters merged) as a HuggingFace folder. */

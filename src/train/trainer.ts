@@ -4,7 +4,8 @@
  *   -> `numIterations` trainStep passes over the batch -> metrics -> evaluation every
  *   `evalEvery` steps -> a checkpoint every `saveEvery` steps and at the end.
  * SFT steps train on a dataset of conversations, or on the best of each group of rollouts
- * (rejection sampling) when no dataset is given.
+ * (rejection sampling) when no dataset is given. PPO replaces the group advantages with GAE
+ * from a learned critic, trained beside the policy (ppo-step.ts).
  *
  * Resuming reloads the newest complete checkpoint of the run folder; every random choice
  * derives from (seed, step), so N steps in one run and N/2 + resume + N/2 give the same
@@ -18,13 +19,15 @@ import { StatesetError } from '../core/errors.js';
 import type { Environment } from '../env/environment.js';
 import { learningRate } from '../algorithms/schedule.js';
 import type { ComputeBackend } from '../backends/compute-backend.js';
-import { loadModel } from '../model/model.js';
-import type { TrainStepMetrics } from '../model/train.js';
+import { loadModel, Model } from '../model/model.js';
+import type { TrainBatch, TrainStepMetrics } from '../model/train.js';
+import type { Critic } from '../model/critic.js';
 import { CompositeReward, type WeightedReward } from '../rewards/composite.js';
 import type { RewardFunction } from '../rewards/types.js';
 import { tokenAdvantages } from '../rollout/credit.js';
 import type { Metrics, Sample, Tracker } from '../tracking/tracker.js';
 import { policyBatch, referenceLogprobs } from './batch.js';
+import { criticMetrics, preparePpo, trainPpo, type PpoBatch } from './ppo-step.js';
 import { CHECKPOINT_PARTS, readTrainerState, writeCheckpoint, type TrainerState } from './checkpoint.js';
 import { CheckpointStore, type CheckpointInfo } from './checkpoint-store.js';
 import { resolveConfig, type DeepPartial, type TrainerConfig } from './config.js';
@@ -97,6 +100,8 @@ export class Trainer<Scenario> {
   private sftData: SftExample[] | undefined;
   /** Whether the model has optimizer state to save (a trainStep ran, or a checkpoint restored one). */
   private optimizerStarted = false;
+  /** PPO's critic. */
+  private critic: Critic | undefined;
 
   constructor(private readonly options: TrainOptions<Scenario>) {
     if (!(options.agent instanceof Agent)) throw new StatesetError('ERR_INVALID_ARGUMENT', 'train needs an agent: await Agent.create({ model: path }).');
@@ -146,6 +151,7 @@ export class Trainer<Scenario> {
       scenarios?.forEach((s, i) => environment.checkScenario!(s, `scenarios.${i}`));
       evalScenarios?.forEach((s, i) => environment.checkScenario!(s, `evalScenarios.${i}`));
     }
+    if (c.kl.inReward && c.algorithm !== 'ppo') throw new StatesetError('ERR_INVALID_CONFIG', `kl.inReward puts the KL penalty into per-token rewards, which only ppo has; use loss.beta for ${c.algorithm}.`);
   }
 
   async run(): Promise<TrainResult> {
@@ -158,10 +164,11 @@ export class Trainer<Scenario> {
     }
     const agent = resumed ? await this.restoreAgent(resumed.dir) : options.agent;
     const model = trainableModel(agent);
+    if (config.algorithm === 'ppo') this.critic = await this.createCritic(model, resumed?.dir);
     if (this.usesDataset) this.useDataset(sftExamples(agent, options.dataset!));
     if (resumed) truncateLogs(options.out, state.step);
     writeRunConfig(options.out, { ...options.describe, trainer: config });
-    const reference = config.loss.beta > 0 ? await referenceModel(options.agent, model) : undefined;
+    const reference = config.loss.beta > 0 || config.kl.inReward ? await referenceModel(options.agent, model) : undefined;
     const tracker = runTrackers(options.out, config.steps, options.tracking ?? {}, { ...options.describe, trainer: config });
 
     let lastMetrics: Metrics | undefined;
@@ -200,12 +207,20 @@ export class Trainer<Scenario> {
     const failuresBefore = this.rewardFailures();
     const prepared = await this.prepare(agent, reference, state);
     const passes: TrainStepMetrics[] = [];
+    let ppoMetrics: Metrics = {};
     // No loss tokens (every group dropped, or every turn masked as truncated): nothing to train on.
     if (prepared.batch.masks.some((mask) => mask.includes(1))) {
-      for (let pass = 0; pass < this.config.numIterations; pass++) {
-        passes.push(await model.trainStep(prepared.batch, this.stepConfig(state.step * this.config.numIterations + pass)));
-        this.optimizerStarted = true;
+      if (this.critic && prepared.ppo) {
+        const first = state.step * this.config.numIterations;
+        const ppo = await trainPpo(model, this.critic, prepared.ppo, this.config, state.step, (pass) => this.stepConfig(first + pass), this.valueLearningRate(first));
+        passes.push(...ppo.policy);
+        ppoMetrics = criticMetrics(ppo.critic);
+      } else {
+        for (let pass = 0; pass < this.config.numIterations; pass++) {
+          passes.push(await model.trainStep(prepared.batch, this.stepConfig(state.step * this.config.numIterations + pass)));
+        }
       }
+      this.optimizerStarted ||= passes.length > 0;
     }
     state.step++;
     state.dataPosition = prepared.dataPosition;
@@ -227,6 +242,7 @@ export class Trainer<Scenario> {
       entropy: trained.entropy ?? NaN,
       ...(this.config.loss.beta > 0 ? { kl: trained.kl ?? NaN } : {}),
       lr: trained.lr ?? NaN,
+      ...ppoMetrics,
       skipped_steps: state.skippedSteps,
       reward_failures: this.rewardFailures() - failuresBefore,
       step_time_s: seconds,
@@ -238,8 +254,8 @@ export class Trainer<Scenario> {
     return metrics;
   }
 
-  /** The step's batch and its rollout metrics. */
-  private async prepare(agent: Agent, reference: Reference | undefined, state: TrainerState) {
+  /** The step's batch and its rollout metrics (and, for PPO, the critic's batch). */
+  private async prepare(agent: Agent, reference: Reference | undefined, state: TrainerState): Promise<{ batch: TrainBatch; ppo?: PpoBatch; dataPosition: number; metrics: Metrics; samples: Sample[] }> {
     const { config } = this;
     if (this.sftData) {
       const picked = itemsAt(this.sftData.length, state.dataPosition, config.batchSize, config.seed).map((i) => this.sftData![i]);
@@ -266,6 +282,11 @@ export class Trainer<Scenario> {
     if (config.algorithm === 'sft') {
       const best = bestOfGroups(trajectories, config.groupSize);
       return { batch: sftBatch(best.map((t) => ({ sequence: t.tokens, mask: t.mask }))), dataPosition: rollout.dataPosition, metrics, samples };
+    }
+    if (this.critic) {
+      const ref = reference ? await referenceLogprobs(reference, trajectories.map((t) => t.tokens), trajectories.map((t) => t.mask), config.generation.temperature) : undefined;
+      const ppo = await preparePpo(trajectories, this.critic, config, ref);
+      return { batch: ppo.policy, ppo, dataPosition: rollout.dataPosition, metrics: { ...metrics, ...ppo.metrics }, samples };
     }
     const advantages = tokenAdvantages(trajectories, {
       creditAssignment: config.creditAssignment,
@@ -297,6 +318,22 @@ export class Trainer<Scenario> {
     };
   }
 
+  /** The critic's learning rate at an optimizer step: the policy's schedule at valueLearningRate. */
+  private valueLearningRate(optimizerStep: number): number {
+    const c = this.config;
+    return learningRate({ kind: c.lrSchedule, lr: c.ppo.valueLearningRate, warmupSteps: c.warmupSteps, totalSteps: c.steps * c.numIterations }, optimizerStep);
+  }
+
+  /** PPO's critic from the policy's current weights, with a checkpoint's critic state when resuming. */
+  private async createCritic(model: ComputeBackend, checkpointDir: string | undefined): Promise<Critic> {
+    // The critic is a model of this process: it shares the policy's base weights in memory.
+    if (!(model instanceof Model)) throw new StatesetError('ERR_INVALID_CONFIG', `ppo trains a critic beside the policy in this process: it needs the native backend, not ${model.kind}. Use grpo, rloo or another critic-free algorithm there.`);
+    const critic = await model.createCritic({ seed: this.config.seed % 2 ** 32 });
+    const saved = checkpointDir && join(checkpointDir, CHECKPOINT_PARTS.critic);
+    if (saved && existsSync(saved)) await critic.load(saved);
+    return critic;
+  }
+
   private async evaluate(agent: Agent, step: number, tracker: Tracker): Promise<void> {
     const { environment, evalScenarios } = this.options;
     if (!evalScenarios || !environment) return;
@@ -313,7 +350,9 @@ export class Trainer<Scenario> {
   }
 
   private async save(model: ComputeBackend, agent: Agent, state: TrainerState): Promise<CheckpointInfo> {
-    const info = await this.store.save(state.step, (dir) => writeCheckpoint(dir, model, { ...state }, { lora: trainsAdapters(agent, model), optimizerStarted: this.optimizerStarted }));
+    const info = await this.store.save(state.step, (dir) =>
+      writeCheckpoint(dir, model, { ...state }, { lora: trainsAdapters(agent, model), optimizerStarted: this.optimizerStarted, critic: this.critic }),
+    );
     await this.options.callbacks?.onCheckpoint?.(info);
     return info;
   }

@@ -5,6 +5,7 @@
 
 mod advantages;
 mod allocator;
+mod critic;
 mod errors;
 mod export;
 mod io;

@@ -41,7 +41,7 @@ impl Engine {
             Some(LoraSource::Fresh(config)) => Some(Lora::new(config.clone(), &model.config, &params)?),
             Some(LoraSource::Saved(dir)) => Some(Lora::load(dir, &model.config, &params)?),
         };
-        let inference = lora.as_ref().map_or_else(|| params.detached(), |l| l.inference_weights(&params));
+        let inference = lora.as_ref().map_or_else(|| Ok(params.detached()), |l| l.inference_weights(&params))?;
         let decoder = Decoder::new(&model.config, &inference)?;
         Ok(Engine { model, params, decoder, lora, training: TrainingState::default() })
     }

@@ -10,9 +10,10 @@
  * gradient of the project's loss, on either kind of server.
  *
  * Two recipes, both through the server's importance-weighted losses:
- *   built-in: the configured loss IS one of the server's (token_clip without dual clip or
- *             KL = 'ppo' with the same clip range): one forward_backward, the advantages
- *             carrying the aggregation's per-token weight.
+ *   built-in: the configured loss IS one of the server's (without KL: token_clip without
+ *             dual clip = 'ppo', cispo = 'cispo', with the same clip range): one
+ *             forward_backward, the advantages carrying the aggregation's per-token weight
+ *             (at ratio 1 nothing is clipped, so dLoss/dlogp is exactly that weight x A).
  *   custom:   any other loss: forward for log-probs -> computePolicyLoss -> dLoss/dlogp ->
  *             'importance_sampling' with old log-probs = the current ones (ratio 1), so
  *             the gradient is sum_t advantage_t * dlogp_t with advantage_t = -dLoss/dlogp_t.
@@ -22,14 +23,18 @@ import type { ResolvedLossConfig } from '../../algorithms/loss-options.js';
 export type ServerReduction = 'datum-mean' | 'sum';
 
 export interface ServerLoss {
-  lossFn: 'ppo';
+  lossFn: 'ppo' | 'cispo';
   config: Record<string, number>;
 }
 
 /** The server's own loss when it computes exactly `loss`; undefined otherwise. */
 export function builtinLoss(loss: ResolvedLossConfig): ServerLoss | undefined {
-  if (loss.loss !== 'token_clip' || loss.dualClip !== undefined || loss.beta !== 0) return undefined;
-  return { lossFn: 'ppo', config: { clip_low_threshold: 1 - loss.epsLow, clip_high_threshold: 1 + loss.epsHigh } };
+  if (loss.beta !== 0) return undefined;
+  // Tinker's thresholds bound the ratio itself; the project's eps bound its distance from 1.
+  const config = { clip_low_threshold: Math.max(0, 1 - loss.epsLow), clip_high_threshold: 1 + loss.epsHigh };
+  if (loss.loss === 'token_clip' && loss.dualClip === undefined) return { lossFn: 'ppo', config };
+  if (loss.loss === 'cispo') return { lossFn: 'cispo', config };
+  return undefined;
 }
 
 /** What one datum's losses are divided by on the server (`positions`: its target positions). */

@@ -23,6 +23,17 @@ impl Params {
         Ok(Params { vars })
     }
 
+    /// Handles to the same variables, not a copy: a critic's LoRA trunk reads the policy's
+    /// frozen base this way.
+    pub fn sharing(&self) -> Params {
+        Params { vars: self.vars.clone() }
+    }
+
+    /// Adds (or replaces) one variable, e.g. a handle shared with another `Params`.
+    pub fn insert(&mut self, name: String, var: Var) {
+        self.vars.insert(name, var);
+    }
+
     pub fn vars(&self) -> &BTreeMap<String, Var> {
         &self.vars
     }

@@ -25,7 +25,7 @@ pub(crate) fn batch_gradients(decoder: &Decoder, samples: &[Sample], config: &Tr
     // Sequences without loss tokens change nothing: leave them out of the micro-batches.
     let samples: Vec<&Sample> = samples.iter().filter(|s| !s.targets.is_empty()).collect();
     let normalizer = normalizer_of(&samples, config.loss.max_completion_length)?;
-    let mut sums = Accumulator { vars: trainable, sums: vec![None; trainable.len()] };
+    let mut sums = Accumulator::new(trainable);
     let mut summary = Summary::new();
     for micro in samples.chunks(config.micro_batch_size) {
         if !micro_batch(decoder, micro, normalizer, config, &mut sums, &mut summary)? {
@@ -38,12 +38,16 @@ pub(crate) fn batch_gradients(decoder: &Decoder, samples: &[Sample], config: &Tr
 
 /// Sums the gradients of the trainable variables over backward passes. Candle's backward
 /// also computes gradients of frozen weights and of activations; those are dropped.
-struct Accumulator<'a> {
+pub(crate) struct Accumulator<'a> {
     vars: &'a [Var],
     sums: Vec<Option<Tensor>>,
 }
 
-impl Accumulator<'_> {
+impl<'a> Accumulator<'a> {
+    pub fn new(vars: &'a [Var]) -> Self {
+        Accumulator { vars, sums: vec![None; vars.len()] }
+    }
+
     fn add(&mut self, grads: &GradStore) -> Result<()> {
         for (sum, var) in self.sums.iter_mut().zip(self.vars) {
             if let Some(g) = grads.get(var.as_tensor()) {
@@ -59,7 +63,7 @@ impl Accumulator<'_> {
         Ok(())
     }
 
-    fn finish(self) -> GradStore {
+    pub fn finish(self) -> GradStore {
         let mut grads = GradStore::default();
         for (sum, var) in self.sums.into_iter().zip(self.vars) {
             if let Some(g) = sum {
@@ -112,28 +116,44 @@ fn micro_batch(decoder: &Decoder, samples: &[&Sample], normalizer: Normalizer, c
     }
     let ids = Tensor::from_vec(ids, (samples.len(), width), &Device::Cpu)?;
     let targets = Targets { rows: Tensor::from_vec(rows, tokens.len(), &Device::Cpu)?, tokens };
-    if !config.activation_checkpointing {
-        let hidden = decoder.forward(&ids, &vec![0; samples.len()], None)?;
-        let Some(grads) = head_gradients(decoder, &hidden, &targets, samples, normalizer, config, summary)? else { return Ok(false) };
+    let head = |hidden: &Tensor| head_gradients(decoder, hidden, &targets, samples, normalizer, config, summary);
+    decoder_backward(decoder, &ids, config.activation_checkpointing, head, sums)
+}
+
+/// A forward pass over `ids` ([batch, width], right-padded) that records the graph, `head`'s
+/// backward from the final hidden states [batch, width, hidden] (which carry the graph), and
+/// the decoder's backward from there; the trainable variables' gradients go into `sums`.
+/// False (and nothing added) when `head` gives no gradients (non-finite log-probs).
+/// With `checkpointing`, only each block's input is kept and the backward recomputes one
+/// block at a time.
+pub(crate) fn decoder_backward(
+    decoder: &Decoder,
+    ids: &Tensor,
+    checkpointing: bool,
+    head: impl FnOnce(&Tensor) -> Result<Option<GradStore>>,
+    sums: &mut Accumulator,
+) -> Result<bool> {
+    let (rows, width) = ids.dims2()?;
+    if !checkpointing {
+        let hidden = decoder.forward(ids, &vec![0; rows], None)?;
+        let Some(grads) = head(&hidden)? else { return Ok(false) };
         sums.add(&grads)?;
         return Ok(true);
     }
-    // Keep only each block's input; the backward recomputes one block at a time.
-    let ctx = Context::new(&vec![0; samples.len()], 0, width, decoder.config().max_position_embeddings, decoder.dtype())?;
+    let ctx = Context::new(&vec![0; rows], 0, width, decoder.config().max_position_embeddings, decoder.dtype())?;
     let mut inputs = Vec::with_capacity(decoder.layers());
-    let mut x = decoder.embed(&ids, &ctx)?.detach();
+    let mut x = decoder.embed(ids, &ctx)?.detach();
     for layer in 0..decoder.layers() {
         let next = decoder.block(layer, &x, &ctx)?.detach();
         inputs.push(x);
         x = next;
     }
-    let head = |leaf: &Tensor| head_gradients(decoder, &decoder.final_norm(leaf)?, &targets, samples, normalizer, config, summary);
-    let Some(mut grads) = backward_from(&x, head, sums)? else { return Ok(false) };
+    let Some(mut grads) = backward_from(&x, |leaf: &Tensor| head(&decoder.final_norm(leaf)?), sums)? else { return Ok(false) };
     for (layer, input) in inputs.iter().enumerate().rev() {
         let block = |leaf: &Tensor| Ok(Some((decoder.block(layer, leaf, &ctx)? * &grads)?.sum_all()?.backward()?));
         grads = backward_from(input, block, sums)?.expect("a block's backward always gives gradients");
     }
-    let grads = (decoder.embed(&ids, &ctx)? * grads)?.sum_all()?.backward()?;
+    let grads = (decoder.embed(ids, &ctx)? * grads)?.sum_all()?.backward()?;
     sums.add(&grads)?;
     Ok(true)
 }
