@@ -45,7 +45,7 @@ impl ExportTask {
         let model_path = PathBuf::from(&o.model);
         let model = match &o.adapter {
             None => load_model(&model_path)?,
-            Some(adapter) => Engine::load(&model_path, Some(&LoraSource::Saved(PathBuf::from(adapter))))?.merged_model(),
+            Some(adapter) => Engine::load(&model_path, Some(&LoraSource::Saved(PathBuf::from(adapter))))?.merged_model()?,
         };
         core_export(&model, &PathBuf::from(&o.to), tensor_type, o.name.as_deref())
     }

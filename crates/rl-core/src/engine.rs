@@ -94,13 +94,13 @@ impl Engine {
 
     /// The model with its current parameters, LoRA adapters merged: what `save` writes and
     /// what a GGUF export holds.
-    pub fn merged_model(&self) -> LoadedModel {
-        let weights = self.lora.as_ref().map_or_else(|| self.params.detached(), |l| l.inference_weights(&self.params));
-        LoadedModel { weights, ..self.model.clone() }
+    pub fn merged_model(&self) -> Result<LoadedModel> {
+        let weights = self.lora.as_ref().map_or_else(|| Ok(self.params.detached()), |l| l.inference_weights(&self.params))?;
+        Ok(LoadedModel { weights, ..self.model.clone() })
     }
 
     /// Writes a HuggingFace folder with the current parameters (LoRA adapters merged).
     pub fn save(&self, dir: &Path) -> Result<()> {
-        save_model(dir, &self.merged_model())
+        save_model(dir, &self.merged_model()?)
     }
 }

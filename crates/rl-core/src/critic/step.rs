@@ -133,7 +133,7 @@ pub(crate) fn value_gradients(decoder: &Decoder, head: &ValueHead, samples: &[Va
         let rows = Tensor::from_vec(rows, micro.iter().map(|s| s.targets.len()).sum::<usize>(), &Device::Cpu)?;
         let returns: Vec<f32> = micro.iter().flat_map(|s| s.returns.iter().copied()).collect();
         let old: Option<Vec<f32>> = micro.iter().map(|s| s.old_values.as_deref()).collect::<Option<Vec<_>>>().map(|parts| parts.concat());
-        let backward = |hidden: &Tensor| -> Result<GradStore> {
+        let backward = |hidden: &Tensor| -> Result<Option<GradStore>> {
             let values = head.forward(&hidden.flatten_to(1)?.index_select(&rows, 0)?)?;
             let predicted = values.to_dtype(DType::F32)?.to_vec1::<f32>()?;
             let input = ValueLossInput { values: &predicted, returns: &returns, old_values: old.as_deref(), clip: config.value_clip, tokens: Some(total) };

@@ -305,7 +305,7 @@ fn a_lora_engine_exports_its_merged_weights() {
         p.var.set(&(Tensor::randn(0f32, 0.05, shape, &Device::Cpu).unwrap())).unwrap();
     }
     adapters.refresh(engine.params()).unwrap();
-    let merged = engine.merged_model();
+    let merged = engine.merged_model().unwrap();
     let path = exported(&merged, "lora", GgufType::F32);
     let tokens: Vec<i32> = merged.tokenizer.encode(CHAT).unwrap().into_iter().map(|t| t as i32).collect();
     let options = ScoreOptions { start: 1, temperature: 1.0, entropy: false };
