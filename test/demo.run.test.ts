@@ -47,6 +47,25 @@ test('a short GRPO run makes the shipped model clearly more polite and more conc
   assert.ok(existsSync(join(out, 'run', 'metrics.jsonl')), "the trainer's run folder is under out/run");
 });
 
+test('the demo runs PPO: a critic trains beside the policy and is checkpointed with it', async () => {
+  const out = tempDir();
+  const report = await runDemo({
+    model: 'tiny',
+    algorithm: 'ppo',
+    steps: 2,
+    out,
+    heldoutScenarios: 5,
+    tracking: { console: false, tensorboard: false },
+    log: () => {},
+  });
+  assert.equal(report.algorithm, 'ppo');
+  assert.ok(report.kl_to_base > 0, 'the policy moved away from the base model');
+  const metrics = readFileSync(join(out, 'run', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(metrics.map((m) => m.step), [1, 2]);
+  assert.ok(metrics.every((m) => Number.isFinite(m.value_loss) && Number.isFinite(m.loss)), JSON.stringify(metrics));
+  assert.ok(existsSync(join(out, 'run', 'checkpoints', 'step-2', 'critic', 'value_head.safetensors')));
+});
+
 test('the demo command rejects an unknown algorithm and a bad step count before loading anything', async () => {
   const errors: string[] = [];
   const original = console.error;

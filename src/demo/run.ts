@@ -83,11 +83,14 @@ export const DEMO_DEFAULTS = {
     config: { batchSize: 2, groupSize: 6, microBatchSize: 2, activationCheckpointing: true, learningRate: 2e-3, loss: { beta: 0.1 }, maxGradNorm: 1.0, saveEvery: 0, samplesPerStep: 2 },
   } satisfies DemoSettings,
   /**
-   * PPO's critic, laid over either setting: it learns 5x faster than the policy and trains
-   * alone for the first 2 steps, so that the first policy update's advantages come from a
-   * critic that has seen the task.
+   * PPO, laid over either setting: the critic learns 5x faster than the policy, and the
+   * advantages use lambda 1 (R - V_t: the reward at a reply's end reaches its first tokens
+   * undiscounted; the critic of 16 short steps explains little of the returns, so its own
+   * TD errors are a poor signal). Measured on the tiny model, seed 0, held-out reward after
+   * 16 steps: lambda 0.95 with 2 critic-only warm-up steps 1.39; lambda 1 with them 1.62;
+   * lambda 1 without 1.70 (GRPO: 1.82).
    */
-  ppo: { ppo: { valueLearningRate: 1e-3, valueWarmupSteps: 2 } } satisfies DeepPartial<TrainerConfig>,
+  ppo: { ppo: { lambdaActor: 1.0, valueLearningRate: 1e-3 } } satisfies DeepPartial<TrainerConfig>,
 };
 
 export async function runDemo(options: DemoOptions): Promise<DemoReport> {

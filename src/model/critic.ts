@@ -11,6 +11,7 @@ import { fail } from '../core/errors.js';
 import { toFloat32, toInt32, toMask } from '../algorithms/inputs.js';
 import { callNativeAsync, type NativeCritic } from '../native.js';
 import { tokenArrays } from './options.js';
+import { arrays, positive } from './train.js';
 
 /** Arrays aligned with whole sequences: index t is token t, its value that of the state before it. */
 export interface ValueBatch {
@@ -93,15 +94,11 @@ export class Critic {
   /** One optimizer step of the (clipped) value loss over `batch`, micro-batched. */
   async trainStep(batch: ValueBatch, config: CriticStepConfig): Promise<CriticStepMetrics> {
     if (batch === null || typeof batch !== 'object') fail('ERR_INVALID_ARGUMENT', 'critic.trainStep takes a batch { sequences, masks, returns, oldValues? }');
-    const list = <T>(name: string, value: unknown, convert: (name: string, v: unknown) => T): T[] => {
-      if (!Array.isArray(value)) fail('ERR_INVALID_ARGUMENT', `${name} must be an array with one typed array per sequence`);
-      return value.map((v, i) => convert(`${name}[${i}]`, v));
-    };
     const native = {
-      sequences: list('sequences', batch.sequences, toInt32),
-      masks: list('masks', batch.masks, toMask),
-      returns: list('returns', batch.returns, toFloat32),
-      oldValues: batch.oldValues === undefined ? undefined : list('oldValues', batch.oldValues, toFloat32),
+      sequences: arrays('sequences', batch.sequences, toInt32),
+      masks: arrays('masks', batch.masks, toMask),
+      returns: arrays('returns', batch.returns, toFloat32),
+      oldValues: batch.oldValues === undefined ? undefined : arrays('oldValues', batch.oldValues, toFloat32),
     };
     return callNativeAsync(() => this.#native.trainStep(native, nativeCriticConfig(config)));
   }
@@ -120,13 +117,6 @@ export class Critic {
 function folder(method: string, dir: unknown): string {
   if (typeof dir !== 'string' || dir === '') fail('ERR_INVALID_ARGUMENT', `critic.${method} needs a folder path`);
   return dir;
-}
-
-function positive(name: string, value: unknown, integer = false): number {
-  if (!(typeof value === 'number' && value > 0 && Number.isFinite(value) && (!integer || Number.isInteger(value)))) {
-    fail('ERR_INVALID_PARAMETER', `${name} must be a positive ${integer ? 'integer' : 'number'}, got ${String(value)}`);
-  }
-  return value;
 }
 
 function nativeCriticConfig(config: CriticStepConfig) {

@@ -60,7 +60,8 @@ export interface TrainStepMetrics extends PolicyLossMetrics {
   step: number;
 }
 
-function arrays<T>(name: string, value: unknown, convert: (name: string, v: unknown) => T): T[] {
+/** One typed array per sequence, each converted (and checked) by `convert`. */
+export function arrays<T>(name: string, value: unknown, convert: (name: string, v: unknown) => T): T[] {
   if (!Array.isArray(value)) fail('ERR_INVALID_ARGUMENT', `${name} must be an array with one typed array per sequence`);
   return value.map((v, i) => convert(`${name}[${i}]`, v));
 }
@@ -84,7 +85,7 @@ export function nativeTrainBatch(batch: TrainBatch): NativeTrainBatch {
   };
 }
 
-function positive(name: string, value: unknown, integer = false): number {
+export function positive(name: string, value: unknown, integer = false): number {
   if (!(typeof value === 'number' && value > 0 && Number.isFinite(value) && (!integer || Number.isInteger(value)))) {
     fail('ERR_INVALID_PARAMETER', `${name} must be a positive ${integer ? 'integer' : 'number'}, got ${String(value)}`);
   }

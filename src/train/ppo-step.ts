@@ -16,6 +16,7 @@
  */
 import type { Trajectory } from '../core/episode.js';
 import { computeGae } from '../algorithms/advantages.js';
+import { klTerm } from '../algorithms/reference/loss.js';
 import type { Critic, CriticStepMetrics, ValueBatch } from '../model/critic.js';
 import type { ComputeBackend } from '../backends/compute-backend.js';
 import type { TrainBatch, TrainStepConfig, TrainStepMetrics } from '../model/train.js';
@@ -54,14 +55,6 @@ export function tokenRewards(trajectory: Trajectory): Float32Array {
   return rewards;
 }
 
-/** KL estimate per token from d = logp_ref - logp (ALGORITHMS.md section 3's k1, k2, k3). */
-function klEstimate(estimator: 'k1' | 'k2' | 'k3', logp: number, refLogp: number): number {
-  const d = Math.min(Math.max(refLogp - logp, -20), 20);
-  if (estimator === 'k1') return -d;
-  if (estimator === 'k2') return (d * d) / 2;
-  return Math.exp(d) - d - 1;
-}
-
 /**
  * The step's policy and critic batches. A trajectory whose reward is missing (NaN) is kept
  * out of both losses (mask 0), as it is out of the group statistics of the other algorithms.
@@ -76,7 +69,7 @@ export async function preparePpo(trajectories: Trajectory[], critic: Critic, con
     rewards.forEach((r, i) =>
       masks[i].forEach((m, t) => {
         if (!m) return;
-        const kl = klEstimate(config.kl.estimator, oldLogprobs[i][t], refLogprobs[i][t]);
+        const [kl] = klTerm(config.kl.estimator, oldLogprobs[i][t], refLogprobs[i][t]);
         r[t] -= config.kl.coef * kl;
         kls.push(kl);
       }),

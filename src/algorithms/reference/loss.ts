@@ -167,7 +167,7 @@ function surrogate(r: number, a: number, c: ResolvedLossConfig, regions: { low: 
 }
 
 /** KL estimate at one token, d = logp_ref - logp (clamped), and its derivative in logp. */
-function klTerm(estimator: ResolvedLossConfig['klEstimator'], logp: number, refLogp: number): [number, number] {
+export function klTerm(estimator: ResolvedLossConfig['klEstimator'], logp: number, refLogp: number): [number, number] {
   const raw = refLogp - logp;
   const d = Math.min(Math.max(raw, -LOG_RATIO_CLAMP), LOG_RATIO_CLAMP);
   const dd = d === raw ? -1 : 0;

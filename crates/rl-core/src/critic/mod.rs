@@ -35,7 +35,7 @@ pub use step::{CriticMetrics, CriticTrainConfig};
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::lora::Lora;
-use crate::model::{Decoder, ModelConfig, Params, WeightKind, Weights};
+use crate::model::{Decoder, ModelConfig, Params, Weights};
 use crate::optim::{AdamW, Param};
 use head::ValueHead;
 
@@ -88,18 +88,7 @@ impl Critic {
     pub fn params(&self) -> Vec<Param> {
         let mut params = match &self.lora {
             Some(lora) => lora.params(),
-            None => {
-                let kinds = crate::model::expected_weights(&self.config);
-                self.trunk
-                    .vars()
-                    .iter()
-                    .filter(|(name, _)| name.as_str() != LM_HEAD)
-                    .map(|(name, var)| {
-                        let kind = kinds.iter().find(|s| &s.name == name).map_or(WeightKind::Matrix, |s| s.kind);
-                        Param { name: name.clone(), var: var.clone(), kind }
-                    })
-                    .collect()
-            }
+            None => self.trunk.optimizer_params(&self.config, |name| name == LM_HEAD),
         };
         params.extend(self.head.params());
         params

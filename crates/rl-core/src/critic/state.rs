@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::head::{HEAD_BIAS, HEAD_WEIGHT};
 use super::{Critic, LM_HEAD};
 use crate::error::{CoreError, ErrorCode, Result};
+use crate::lora::peft::write_atomically;
 use crate::optim::{AdamW, AdamWConfig, STATE_JSON};
 
 pub const CRITIC_CONFIG: &str = "critic.json";
@@ -36,9 +37,7 @@ fn state_error(dir: &Path, what: impl std::fmt::Display) -> CoreError {
 
 /// Writes `tensors` as `name` in `dir` through a temporary file: no torn file on a crash.
 fn save_tensors(dir: &Path, name: &str, tensors: &HashMap<String, Tensor>) -> Result<()> {
-    let tmp = dir.join(format!("{name}.tmp"));
-    candle_core::safetensors::save(tensors, &tmp).map_err(|e| state_error(dir, format!("cannot write {name}: {e}")))?;
-    fs::rename(&tmp, dir.join(name)).map_err(|e| state_error(dir, e))
+    write_atomically(dir, name, |tmp| candle_core::safetensors::save(tensors, tmp).map_err(|e| e.to_string()))
 }
 
 impl Critic {
@@ -62,7 +61,7 @@ impl Critic {
             optimizer.save(dir)?;
         }
         let text = serde_json::to_string_pretty(&self.shape()).map_err(|e| state_error(dir, e))?;
-        fs::write(dir.join(CRITIC_CONFIG), text).map_err(|e| state_error(dir, format!("cannot write {CRITIC_CONFIG}: {e}")))
+        write_atomically(dir, CRITIC_CONFIG, |tmp| fs::write(tmp, text).map_err(|e| e.to_string()))
     }
 
     /// Restores a state saved by `save` from a critic of the same shape: the head, the trunk

@@ -7,7 +7,7 @@
 //! train and score now and then (a critic's) keep no merged copy: their inference weights
 //! are computed when asked for. `peft` writes and reads adapters in the PEFT layout.
 
-mod peft;
+pub(crate) mod peft;
 #[cfg(test)]
 mod tests;
 

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 
 use candle_core::Var;
 
-use super::Weights;
+use super::{expected_weights, ModelConfig, WeightKind, Weights};
+use crate::optim::Param;
 use crate::error::Result;
 
 pub struct Params {
@@ -36,6 +37,20 @@ impl Params {
 
     pub fn vars(&self) -> &BTreeMap<String, Var> {
         &self.vars
+    }
+
+    /// The variables as an optimizer takes them, with the kind of each weight (which decides
+    /// its decay), except those `skip` names.
+    pub fn optimizer_params(&self, config: &ModelConfig, skip: impl Fn(&str) -> bool) -> Vec<Param> {
+        let kinds = expected_weights(config);
+        self.vars
+            .iter()
+            .filter(|(name, _)| !skip(name))
+            .map(|(name, var)| {
+                let kind = kinds.iter().find(|s| &s.name == name).map_or(WeightKind::Matrix, |s| s.kind);
+                Param { name: name.clone(), var: var.clone(), kind }
+            })
+            .collect()
     }
 
     /// Views through which gradients flow to the variables.

@@ -4,7 +4,7 @@ use super::gradients::batch_gradients;
 use super::{TrainBatch, TrainConfig, TrainMetrics};
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::model::{expected_weights, Decoder, WeightKind};
+use crate::model::Decoder;
 use crate::optim::{AdamW, Param, StepReport};
 
 impl Engine {
@@ -13,15 +13,7 @@ impl Engine {
         if let Some(lora) = &self.lora {
             return lora.params();
         }
-        let kinds = expected_weights(&self.model.config);
-        self.params()
-            .vars()
-            .iter()
-            .map(|(name, var)| {
-                let kind = kinds.iter().find(|s| &s.name == name).map_or(WeightKind::Matrix, |s| s.kind);
-                Param { name: name.clone(), var: var.clone(), kind }
-            })
-            .collect()
+        self.params().optimizer_params(&self.model.config, |_| false)
     }
 
     /// Forward and backward over `batch` (micro-batched, gradients accumulated with the
