@@ -1,7 +1,9 @@
 //! The clipped value loss of PPO, with its gradient with respect to each predicted value:
 //!
-//!     v_clip = v_old + clip(v - v_old, -c, c)
-//!     l_t    = 0.5 * max((v - R)^2, (v_clip - R)^2)
+//! ```text
+//! v_clip = v_old + clip(v - v_old, -c, c)
+//! l_t    = 0.5 * max((v - R)^2, (v_clip - R)^2)
+//! ```
 //!
 //! token-mean over the loss tokens of the whole optimizer batch. The clipped branch keeps a
 //! new prediction from moving more than c away from the value the rollout was scored with

@@ -2,8 +2,10 @@
 //! (stop-gradient), and weights the REINFORCE term A * log p. Unlike the clipped surrogate,
 //! no token ever loses its gradient; clipping only bounds how much one token can weigh.
 //!
-//!     l_t = -sg(clip(r_t, 1 - eps_low, 1 + eps_high)) * A_t * logp_t
-//!     d l_t / d logp_t = -clip(r_t, 1 - eps_low, 1 + eps_high) * A_t
+//! ```text
+//! l_t = -sg(clip(r_t, 1 - eps_low, 1 + eps_high)) * A_t * logp_t
+//! d l_t / d logp_t = -clip(r_t, 1 - eps_low, 1 + eps_high) * A_t
+//! ```
 
 use super::surrogate::Region;
 
