@@ -11,7 +11,7 @@ import { fail } from '../core/errors.js';
 import { toFloat32, toInt32, toMask } from '../algorithms/inputs.js';
 import { callNativeAsync, type NativeCritic } from '../native.js';
 import { tokenArrays } from './options.js';
-import { arrays, positive } from './train.js';
+import { arrays, optimizerSettings, positive } from './train.js';
 
 /** Arrays aligned with whole sequences: index t is token t, its value that of the state before it. */
 export interface ValueBatch {
@@ -120,18 +120,6 @@ function folder(method: string, dir: unknown): string {
 }
 
 function nativeCriticConfig(config: CriticStepConfig) {
-  if (config === null || typeof config !== 'object') fail('ERR_INVALID_ARGUMENT', 'critic.trainStep needs a config with at least { learningRate }');
-  if (typeof config.learningRate !== 'number') fail('ERR_INVALID_PARAMETER', `learningRate must be a number, got ${typeof config.learningRate}`);
-  const [beta1, beta2] = config.adamBetas ?? [0.9, 0.999];
-  return {
-    learningRate: config.learningRate,
-    microBatchSize: positive('microBatchSize', config.microBatchSize ?? 8, true),
-    valueClip: config.vfClip === undefined ? undefined : positive('vfClip', config.vfClip),
-    maxGradNorm: positive('maxGradNorm', config.maxGradNorm ?? 1.0),
-    weightDecay: config.weightDecay ?? 0.01,
-    beta1,
-    beta2,
-    eps: config.adamEps ?? 1e-8,
-    activationCheckpointing: config.activationCheckpointing ?? false,
-  };
+  const settings = optimizerSettings(config, 'critic.trainStep');
+  return { ...settings, valueClip: config.vfClip === undefined ? undefined : positive('vfClip', config.vfClip) };
 }

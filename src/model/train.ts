@@ -92,21 +92,37 @@ export function positive(name: string, value: unknown, integer = false): number 
   return value;
 }
 
-export function nativeTrainConfig(config: TrainStepConfig): NativeTrainConfig {
-  if (config === null || typeof config !== 'object') fail('ERR_INVALID_ARGUMENT', 'trainStep needs a config with at least { learningRate }');
+type OptimizerOptions = Pick<
+  TrainStepConfig,
+  'learningRate' | 'microBatchSize' | 'maxGradNorm' | 'weightDecay' | 'adamBetas' | 'adamEps' | 'activationCheckpointing'
+>;
+
+/**
+ * The optimizer settings the policy's and the critic's steps share, checked and with their
+ * defaults; `method` names the call in the error for a missing config.
+ */
+export function optimizerSettings(config: OptimizerOptions, method: string) {
+  if (config === null || typeof config !== 'object') fail('ERR_INVALID_ARGUMENT', `${method} needs a config with at least { learningRate }`);
   if (typeof config.learningRate !== 'number') fail('ERR_INVALID_PARAMETER', `learningRate must be a number, got ${typeof config.learningRate}`);
   const [beta1, beta2] = config.adamBetas ?? [0.9, 0.999];
   return {
-    loss: resolveLossConfig(config),
     learningRate: config.learningRate,
     microBatchSize: positive('microBatchSize', config.microBatchSize ?? 8, true),
     maxGradNorm: positive('maxGradNorm', config.maxGradNorm ?? 1.0),
-    temperature: positive('temperature', config.temperature ?? 1),
     weightDecay: config.weightDecay ?? 0.01,
     beta1,
     beta2,
     eps: config.adamEps ?? 1e-8,
     activationCheckpointing: config.activationCheckpointing ?? false,
+  };
+}
+
+export function nativeTrainConfig(config: TrainStepConfig): NativeTrainConfig {
+  const settings = optimizerSettings(config, 'trainStep');
+  return {
+    ...settings,
+    loss: resolveLossConfig(config),
+    temperature: positive('temperature', config.temperature ?? 1),
   };
 }
 

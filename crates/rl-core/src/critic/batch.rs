@@ -3,7 +3,7 @@
 //! its reduction to the loss tokens of each sequence.
 
 use crate::error::{check_len, CoreError, ErrorCode, Result};
-use crate::model::tokens::checked_token_ids;
+use crate::train::checked_sequences;
 
 pub struct ValueBatch {
     /// Whole token ids, one per trajectory.
@@ -28,12 +28,7 @@ pub(crate) struct ValueSample {
 impl ValueBatch {
     pub(crate) fn samples(&self, vocab_size: usize) -> Result<Vec<ValueSample>> {
         let n = self.sequences.len();
-        if n == 0 {
-            return Err(CoreError::new(ErrorCode::InvalidArgument, "the batch is empty; pass at least one sequence"));
-        }
-        let refs: Vec<&[i32]> = self.sequences.iter().map(Vec::as_slice).collect();
-        let ids = checked_token_ids(&refs, vocab_size, "sequence")?;
-        check_len("masks", self.masks.len(), "sequences", n)?;
+        let ids = checked_sequences(&self.sequences, &self.masks, vocab_size)?;
         check_len("returns", self.returns.len(), "sequences", n)?;
         if let Some(old) = &self.old_values {
             check_len("oldValues", old.len(), "sequences", n)?;
