@@ -6,10 +6,11 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
 
-use candle_core::Tensor;
+use candle_core::{DType, Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::adamw::AdamW;
+use super::moments::Moments;
 use crate::error::{CoreError, ErrorCode, Result};
 
 pub const STATE_TENSORS: &str = "optimizer.safetensors";
@@ -31,9 +32,11 @@ impl AdamW {
     pub fn save(&self, dir: &Path) -> Result<()> {
         fs::create_dir_all(dir).map_err(|e| checkpoint_error(dir, format!("cannot create the folder: {e}")))?;
         let mut tensors = HashMap::new();
-        for (p, state) in self.params.iter().zip(&self.moments) {
-            tensors.insert(format!("m.{}", p.name), state.m.clone());
-            tensors.insert(format!("v.{}", p.name), state.v.clone());
+        for (i, p) in self.params.iter().enumerate() {
+            let (m, v) = self.moments.get(i);
+            let tensor = |values: &[f32]| Tensor::from_slice(values, p.var.shape(), &Device::Cpu).map_err(|e| checkpoint_error(dir, e));
+            tensors.insert(format!("m.{}", p.name), tensor(m)?);
+            tensors.insert(format!("v.{}", p.name), tensor(v)?);
         }
         let tmp = dir.join(format!("{STATE_TENSORS}.tmp"));
         candle_core::safetensors::save(&tensors, &tmp).map_err(|e| checkpoint_error(dir, format!("cannot write the moments: {e}")))?;
@@ -50,20 +53,23 @@ impl AdamW {
     pub fn load(&mut self, dir: &Path) -> Result<()> {
         let json = fs::read_to_string(dir.join(STATE_JSON)).map_err(|e| checkpoint_error(dir, format!("cannot read {STATE_JSON}: {e}")))?;
         let counters: Counters = serde_json::from_str(&json).map_err(|e| checkpoint_error(dir, format!("{STATE_JSON} is malformed: {e}")))?;
-        let device = self.params.first().map(|p| p.var.device().clone()).unwrap_or(candle_core::Device::Cpu);
-        let mut tensors = candle_core::safetensors::load(dir.join(STATE_TENSORS), &device)
+        let mut tensors = candle_core::safetensors::load(dir.join(STATE_TENSORS), &Device::Cpu)
             .map_err(|e| checkpoint_error(dir, format!("cannot read {STATE_TENSORS}: {e}")))?;
-        let mut moments = Vec::with_capacity(self.params.len());
-        for p in &self.params {
-            let mut take = |prefix: &str| -> Result<Tensor> {
+        // Filled into a new arena, so that a state that fails to load leaves this one as it was.
+        let mut moments = Moments::zeros(self.params.iter().map(|p| p.var.elem_count()));
+        for (i, p) in self.params.iter().enumerate() {
+            let mut take = |prefix: &str| -> Result<Vec<f32>> {
                 let key = format!("{prefix}.{}", p.name);
                 let t = tensors.remove(&key).ok_or_else(|| checkpoint_error(dir, format!("no moment {key}; was it saved for another model?")))?;
-                if t.shape() != p.var.shape() || t.dtype() != candle_core::DType::F32 {
+                if t.shape() != p.var.shape() || t.dtype() != DType::F32 {
                     return Err(checkpoint_error(dir, format!("{key} is {:?} {:?} but the parameter is {:?}", t.dtype(), t.dims(), p.var.dims())));
                 }
-                t.to_device(p.var.device()).map_err(|e| checkpoint_error(dir, e))
+                t.flatten_all().and_then(|t| t.to_vec1::<f32>()).map_err(|e| checkpoint_error(dir, e))
             };
-            moments.push(super::adamw::Moments { m: take("m")?, v: take("v")? });
+            let (m, v) = (take("m")?, take("v")?);
+            let (m_slot, v_slot) = moments.get_mut(i);
+            m_slot.copy_from_slice(&m);
+            v_slot.copy_from_slice(&v);
         }
         if let Some(extra) = tensors.keys().min() {
             return Err(checkpoint_error(dir, format!("{extra} belongs to no parameter of this optimizer; was it saved for another model?")));
