@@ -2,11 +2,11 @@
 //! `optimizer.safetensors` holds the moments (`m.<name>`, `v.<name>`, f32, exact) and
 //! `optimizer.json` the step counters.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::fs;
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device};
 use serde::{Deserialize, Serialize};
 
 use super::adamw::AdamW;
@@ -22,6 +22,31 @@ struct Counters {
     skipped_steps: u64,
 }
 
+/// One moment written from the arena: turned into bytes one tensor at a time as the file is
+/// written, so that saving never holds a second copy of the whole state.
+struct MomentView<'a> {
+    values: &'a [f32],
+    shape: &'a [usize],
+}
+
+impl safetensors::View for MomentView<'_> {
+    fn dtype(&self) -> safetensors::Dtype {
+        safetensors::Dtype::F32
+    }
+
+    fn shape(&self) -> &[usize] {
+        self.shape
+    }
+
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Owned(self.values.iter().flat_map(|x| x.to_le_bytes()).collect())
+    }
+
+    fn data_len(&self) -> usize {
+        self.values.len() * std::mem::size_of::<f32>()
+    }
+}
+
 fn checkpoint_error(dir: &Path, what: impl std::fmt::Display) -> CoreError {
     CoreError::new(ErrorCode::InvalidCheckpoint, format!("optimizer state in {}: {what}", dir.display()))
 }
@@ -31,15 +56,14 @@ impl AdamW {
     /// final name and renamed, so an interrupted save never leaves a torn file.
     pub fn save(&self, dir: &Path) -> Result<()> {
         fs::create_dir_all(dir).map_err(|e| checkpoint_error(dir, format!("cannot create the folder: {e}")))?;
-        let mut tensors = HashMap::new();
+        let mut tensors = Vec::with_capacity(2 * self.params.len());
         for (i, p) in self.params.iter().enumerate() {
             let (m, v) = self.moments.get(i);
-            let tensor = |values: &[f32]| Tensor::from_slice(values, p.var.shape(), &Device::Cpu).map_err(|e| checkpoint_error(dir, e));
-            tensors.insert(format!("m.{}", p.name), tensor(m)?);
-            tensors.insert(format!("v.{}", p.name), tensor(v)?);
+            tensors.push((format!("m.{}", p.name), MomentView { values: m, shape: p.var.dims() }));
+            tensors.push((format!("v.{}", p.name), MomentView { values: v, shape: p.var.dims() }));
         }
         let tmp = dir.join(format!("{STATE_TENSORS}.tmp"));
-        candle_core::safetensors::save(&tensors, &tmp).map_err(|e| checkpoint_error(dir, format!("cannot write the moments: {e}")))?;
+        safetensors::serialize_to_file(tensors, None, &tmp).map_err(|e| checkpoint_error(dir, format!("cannot write the moments: {e}")))?;
         fs::rename(&tmp, dir.join(STATE_TENSORS)).map_err(|e| checkpoint_error(dir, e))?;
         let counters = serde_json::to_string_pretty(&Counters { steps: self.steps, skipped_steps: self.skipped_steps })
             .map_err(|e| checkpoint_error(dir, e))?;
