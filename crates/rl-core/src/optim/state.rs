@@ -43,7 +43,7 @@ impl safetensors::View for MomentView<'_> {
     }
 
     fn data_len(&self) -> usize {
-        self.values.len() * std::mem::size_of::<f32>()
+        std::mem::size_of_val(self.values)
     }
 }
 
