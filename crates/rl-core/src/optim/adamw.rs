@@ -1,10 +1,13 @@
 //! AdamW with decoupled weight decay, a decay mask by weight kind, global-norm clipping,
-//! and steps skipped (weights and moments untouched) when the gradient is not finite.
+//! and steps skipped (weights and moments untouched) when the gradient is not finite. The
+//! update itself is one fused pass per parameter, in place (see `fused`).
 
 use candle_core::backprop::GradStore;
-use candle_core::{DType, Tensor, Var};
+use candle_core::Var;
 
 use super::clip::{clip_factor, global_grad_norm};
+use super::fused::{step_param, Coefficients};
+use super::moments::Moments;
 use super::tensor_error;
 use crate::error::{check_range, CoreError, ErrorCode, Result};
 use crate::model::WeightKind;
@@ -52,12 +55,6 @@ pub struct Param {
     pub kind: WeightKind,
 }
 
-/// Per-parameter state: the first and second moment estimates, in f32.
-pub(crate) struct Moments {
-    pub m: Tensor,
-    pub v: Tensor,
-}
-
 /// What one call to `step` did.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StepReport {
@@ -72,7 +69,7 @@ pub struct StepReport {
 pub struct AdamW {
     pub(crate) config: AdamWConfig,
     pub(crate) params: Vec<Param>,
-    pub(crate) moments: Vec<Moments>,
+    pub(crate) moments: Moments,
     /// Updates applied so far (the t of the bias corrections).
     pub(crate) steps: u64,
     pub(crate) skipped_steps: u64,
@@ -81,14 +78,7 @@ pub struct AdamW {
 impl AdamW {
     pub fn new(params: Vec<Param>, config: AdamWConfig) -> Result<Self> {
         config.validate()?;
-        let moments = params
-            .iter()
-            .map(|p| {
-                let zeros = || Tensor::zeros(p.var.shape(), DType::F32, p.var.device());
-                Ok(Moments { m: zeros()?, v: zeros()? })
-            })
-            .collect::<candle_core::Result<Vec<_>>>()
-            .map_err(tensor_error("optimizer state"))?;
+        let moments = Moments::zeros(params.iter().map(|p| p.var.elem_count()));
         Ok(AdamW { config, params, moments, steps: 0, skipped_steps: 0 })
     }
 
@@ -119,23 +109,12 @@ impl AdamW {
         self.steps += 1;
         let t = self.steps as i32;
         let c = &self.config;
-        let (correction1, correction2) = (1.0 - c.beta1.powi(t), 1.0 - c.beta2.powi(t));
-        for (p, state) in self.params.iter().zip(self.moments.iter_mut()) {
+        for (i, p) in self.params.iter().enumerate() {
             let Some(g) = grads.get(p.var.as_tensor()) else { continue };
             let decay = if c.decay_kinds.contains(&p.kind) { lr * c.weight_decay } else { 0.0 };
-            let mut update = || -> candle_core::Result<()> {
-                // A weight's gradient from candle's backward still references the forward
-                // graph; moments built on it would keep every step's activations alive.
-                let g = g.detach().to_dtype(DType::F32)?.affine(factor, 0.0)?;
-                state.m = (state.m.affine(c.beta1, 0.0)? + g.affine(1.0 - c.beta1, 0.0)?)?;
-                state.v = (state.v.affine(c.beta2, 0.0)? + g.sqr()?.affine(1.0 - c.beta2, 0.0)?)?;
-                let m_hat = state.m.affine(1.0 / correction1, 0.0)?;
-                let denom = state.v.affine(1.0 / correction2, 0.0)?.sqrt()?.affine(1.0, c.eps)?;
-                let theta = p.var.as_tensor().to_dtype(DType::F32)?.affine(1.0 - decay, 0.0)?;
-                let next = (theta - (m_hat / denom)?.affine(lr, 0.0)?)?;
-                p.var.set(&next.to_dtype(p.var.dtype())?)
-            };
-            update().map_err(tensor_error(&format!("AdamW update of {}", p.name)))?;
+            let (m, v) = self.moments.get_mut(i);
+            step_param(&p.var, g, m, v, &Coefficients::new(c, t, lr, decay, factor))
+                .map_err(tensor_error(&format!("AdamW update of {}", p.name)))?;
         }
         Ok(StepReport { grad_norm, clipped: factor < 1.0, skipped: false })
     }

@@ -1,20 +1,23 @@
 //! Global-norm gradient clipping.
 
 use candle_core::backprop::GradStore;
-use candle_core::{DType, Var};
+use candle_core::Var;
 
+use super::fused::{sum_of_squares, with_f32_values};
 use super::tensor_error;
 use crate::error::Result;
 
 /// sqrt of the sum of squares of every gradient of `vars` held in `grads` (variables
-/// without a gradient count as zero). NaN or infinite when any gradient is, or when the
-/// sum of squares overflows f32.
+/// without a gradient count as zero), in one pass over each gradient's values with f64
+/// accumulation. NaN or infinite when any gradient is, or when one gradient's sum of squares
+/// is beyond f32's range: AdamW's f32 second moment would overflow on it, so such a step is
+/// skipped like a non-finite one.
 pub fn global_grad_norm<'a>(vars: impl IntoIterator<Item = &'a Var>, grads: &GradStore) -> Result<f64> {
     let mut sum = 0f64;
     for var in vars {
         if let Some(g) = grads.get(var.as_tensor()) {
-            let squares = g.to_dtype(DType::F32).and_then(|g| g.sqr()?.sum_all()?.to_scalar::<f32>());
-            sum += squares.map_err(tensor_error("gradient norm"))? as f64;
+            let squares = with_f32_values(g, sum_of_squares).map_err(tensor_error("gradient norm"))?;
+            sum += if squares > f32::MAX as f64 { f64::INFINITY } else { squares };
         }
     }
     Ok(sum.sqrt())

@@ -3,6 +3,10 @@
 
 mod adamw;
 mod clip;
+mod fused;
+#[cfg(test)]
+mod fused_tests;
+mod moments;
 mod schedule;
 mod state;
 #[cfg(test)]
