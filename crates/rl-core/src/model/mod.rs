@@ -5,6 +5,8 @@
 
 pub mod config;
 pub mod decoder;
+mod flash;
+mod frozen_linear;
 pub mod gpt2;
 pub mod layers;
 pub mod llama;
