@@ -81,3 +81,48 @@ fn add_rows<T: Copy + std::ops::AddAssign>(y: &mut [T], b: &[T]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{Device, Tensor, Var};
+
+    use super::super::layers::{conv1d, linear, with_reference_path};
+    use super::super::weights::SplitMix64;
+
+    fn random(shape: &[usize], seed: u64) -> Tensor {
+        let mut rng = SplitMix64(seed);
+        Tensor::from_vec((0..shape.iter().product()).map(|_| rng.normal()).collect::<Vec<f32>>(), shape, &Device::Cpu).unwrap()
+    }
+
+    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
+        (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar().unwrap()
+    }
+
+    /// With a frozen weight, `linear` and `conv1d` give candle's output and input gradient,
+    /// and no gradient at all for the weight or bias (candle's matmul computes one).
+    #[test]
+    fn a_frozen_weight_gets_no_gradient_and_the_input_gradient_is_candles() {
+        // Linear [out, in] and Conv1D [in, out]; 40 rows (past the few-rows product).
+        for (conv, w) in [(false, random(&[6, 5], 2)), (true, random(&[5, 6], 2))] {
+            for bias in [None, Some(random(&[6], 3))] {
+                let x = Var::from_tensor(&random(&[2, 20, 5], 1)).unwrap();
+                let dy = random(&[2, 20, 6], 4);
+                let apply = |x: &Tensor| if conv { conv1d(x, &w, bias.as_ref()) } else { linear(x, &w, bias.as_ref()) }.unwrap();
+                let y = apply(x.as_tensor());
+                let grads = (&y * &dy).unwrap().sum_all().unwrap().backward().unwrap();
+                let (y_ref, grads_ref) = with_reference_path(|| {
+                    let y = apply(x.as_tensor());
+                    let grads = (&y * &dy).unwrap().sum_all().unwrap().backward().unwrap();
+                    (y, grads)
+                });
+                assert!(max_diff(&y, &y_ref) < 1e-5);
+                let (dx, dx_ref) = (grads.get(x.as_tensor()).unwrap(), grads_ref.get(x.as_tensor()).unwrap());
+                assert!(max_diff(dx, dx_ref) < 1e-5 * max_diff(dx_ref, &dx_ref.zeros_like().unwrap()));
+                assert!(grads.get(&w).is_none(), "conv {conv}: the frozen weight received a gradient");
+                if let Some(b) = &bias {
+                    assert!(grads.get(b).is_none(), "conv {conv}: the frozen bias received a gradient");
+                }
+            }
+        }
+    }
+}

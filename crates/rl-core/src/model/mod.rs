@@ -18,7 +18,11 @@ pub mod weights;
 #[cfg(test)]
 pub(crate) mod tests;
 #[cfg(test)]
+mod flash_tests;
+#[cfg(test)]
 mod parity_tests;
+#[cfg(test)]
+mod reference_tests;
 
 pub use config::{Architecture, ModelConfig, RopeScaling};
 pub use decoder::{Context, Decoder};
