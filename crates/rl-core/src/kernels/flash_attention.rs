@@ -14,10 +14,14 @@
 //! strides (a view into a KV cache); dk and dv are contiguous. Query head `h` reads kv
 //! head `h / (heads / kv_heads)`. Work is split over (batch, head) in the forward and
 //! (batch, kv head) in the backward, so no two threads write the same gradient rows.
+//!
+//! Scores are computed a block of `BLOCK` keys at a time from a transposed copy of the
+//! keys ([head_dim, keys], made once per unit of work): each step of the head_dim loop is
+//! one broadcast multiply-add into a block held in registers, with no horizontal sums.
 
 use rayon::prelude::*;
 
-use super::real::{axpy, dot, scale, Real};
+use super::real::{axpy, fma_block, scale, Block, Real, BLOCK};
 
 /// The keys `[start, end)` one query row attends to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,19 +49,65 @@ pub struct Strided<'a, T> {
     pub strides: [usize; 3],
 }
 
-impl<T> Strided<'_, T> {
+impl<T: Real> Strided<'_, T> {
     #[inline(always)]
     fn row(&self, b: usize, g: usize, j: usize, d: usize) -> &[T] {
         let at = self.offset + b * self.strides[0] + g * self.strides[1] + j * self.strides[2];
         &self.data[at..at + d]
     }
+
+    /// Kv head `g` of batch row `b` as [head_dim, keys rounded up to BLOCK], zero-padded.
+    fn transposed(&self, b: usize, g: usize, dims: Dims) -> Transposed<T> {
+        let (d, width) = (dims.head_dim, dims.keys.div_ceil(BLOCK) * BLOCK);
+        let mut data = vec![T::ZERO; d * width];
+        for j in 0..dims.keys {
+            for (e, &x) in self.row(b, g, j, d).iter().enumerate() {
+                data[e * width + j] = x;
+            }
+        }
+        Transposed { data, width }
+    }
 }
 
-/// Keys scored at once before the running maximum is updated.
-const KEY_BLOCK: usize = 64;
+struct Transposed<T> {
+    data: Vec<T>,
+    width: usize,
+}
+
+impl<T: Real> Transposed<T> {
+    /// sum_e x[e] * self[e][first .. first + BLOCK]: one block of dot products.
+    #[inline(always)]
+    fn scores(&self, x: &[T], first: usize) -> Block<T> {
+        let mut acc = [T::ZERO; BLOCK];
+        for (e, &xe) in x.iter().enumerate() {
+            let at = e * self.width + first;
+            let row: &Block<T> = self.data[at..at + BLOCK].try_into().unwrap();
+            fma_block(&mut acc, xe, row);
+        }
+        acc
+    }
+}
+
+/// The BLOCK-aligned blocks that cover `span`.
+#[inline(always)]
+fn blocks(span: KeySpan) -> impl Iterator<Item = usize> {
+    (span.start as usize / BLOCK * BLOCK..span.end as usize).step_by(BLOCK)
+}
+
+/// Sets the scores of keys outside `span` (block starting at `first`) to -inf.
+#[inline(always)]
+fn mask<T: Real>(scores: &mut Block<T>, first: usize, span: KeySpan) {
+    for (jj, s) in scores.iter_mut().enumerate() {
+        let j = first + jj;
+        if j < span.start as usize || j >= span.end as usize {
+            *s = T::NEG_INFINITY;
+        }
+    }
+}
 
 /// Fills `out` (like q) and `lse` ([batch, heads, queries]) from q, k, v. `spans` holds
 /// one span per (batch row, query); `scale` multiplies q . k.
+#[allow(clippy::too_many_arguments)]
 pub fn forward<T: Real>(dims: Dims, q: &[T], k: Strided<T>, v: Strided<T>, spans: &[KeySpan], scale: f64, out: &mut [T], lse: &mut [T]) {
     check(dims, q, spans);
     let (t, d) = (dims.queries, dims.head_dim);
@@ -65,7 +115,7 @@ pub fn forward<T: Real>(dims: Dims, q: &[T], k: Strided<T>, v: Strided<T>, spans
     let fast = simd_available();
     out.par_chunks_mut(t * d).zip(lse.par_chunks_mut(t)).enumerate().for_each(|(unit, (out, lse))| {
         let (b, h) = (unit / dims.heads, unit % dims.heads);
-        let job = HeadJob { dims, q: &q[unit * t * d..(unit + 1) * t * d], k, v, spans: &spans[b * t..(b + 1) * t], b, g: h / group, scale: T::from_f64(scale) };
+        let job = HeadJob { dims, q: &q[unit * t * d..(unit + 1) * t * d], kt: k.transposed(b, h / group, dims), v, spans: &spans[b * t..(b + 1) * t], b, g: h / group, scale: T::from_f64(scale) };
         #[cfg(target_arch = "x86_64")]
         if fast {
             // SAFETY: `simd_available` checked that this CPU has AVX2 and FMA.
@@ -90,7 +140,9 @@ pub fn backward<T: Real>(dims: Dims, q: &[T], k: Strided<T>, v: Strided<T>, span
         let (b, g) = (unit / dims.kv_heads, unit % dims.kv_heads);
         let rows = unit * per_group..(unit + 1) * per_group;
         let job = GroupJob {
-            head: HeadJob { dims, q: &q[rows.clone()], k, v, spans: &spans[b * t..(b + 1) * t], b, g, scale: T::from_f64(scale) },
+            head: HeadJob { dims, q: &q[rows.clone()], kt: k.transposed(b, g, dims), v, spans: &spans[b * t..(b + 1) * t], b, g, scale: T::from_f64(scale) },
+            k,
+            vt: v.transposed(b, g, dims),
             out: &out[rows.clone()],
             d_out: &d_out[rows],
             lse: &lse[unit * group * t..(unit + 1) * group * t],
@@ -131,7 +183,8 @@ fn simd_available() -> bool {
 struct HeadJob<'a, T> {
     dims: Dims,
     q: &'a [T],
-    k: Strided<'a, T>,
+    /// The kv head's keys, transposed.
+    kt: Transposed<T>,
     v: Strided<'a, T>,
     spans: &'a [KeySpan],
     b: usize,
@@ -145,6 +198,9 @@ struct HeadJob<'a, T> {
 struct GroupJob<'a, T> {
     /// Its `q` holds all the group's heads, one after the other.
     head: HeadJob<'a, T>,
+    k: Strided<'a, T>,
+    /// The kv head's values, transposed.
+    vt: Transposed<T>,
     out: &'a [T],
     d_out: &'a [T],
     lse: &'a [T],
@@ -165,7 +221,7 @@ unsafe fn backward_group_avx2<T: Real>(job: &GroupJob<T>, dq: &mut [T], dk: &mut
 #[inline(always)]
 fn forward_head<T: Real>(job: &HeadJob<T>, out: &mut [T], lse: &mut [T]) {
     let d = job.dims.head_dim;
-    let mut scores = [T::ZERO; KEY_BLOCK];
+    let mut q_scaled = vec![T::ZERO; d];
     for (i, (o, lse)) in out.chunks_exact_mut(d).zip(lse.iter_mut()).enumerate() {
         o.fill(T::ZERO);
         let span = job.spans[i];
@@ -173,16 +229,14 @@ fn forward_head<T: Real>(job: &HeadJob<T>, out: &mut [T], lse: &mut [T]) {
             *lse = T::NEG_INFINITY;
             continue;
         }
-        let q = &job.q[i * d..(i + 1) * d];
+        for (qs, &x) in q_scaled.iter_mut().zip(&job.q[i * d..(i + 1) * d]) {
+            *qs = x * job.scale;
+        }
         let (mut max, mut sum) = (T::NEG_INFINITY, T::ZERO);
-        let mut first = span.start as usize;
-        while first < span.end as usize {
-            let n = KEY_BLOCK.min(span.end as usize - first);
-            let mut block_max = T::NEG_INFINITY;
-            for (jj, s) in scores[..n].iter_mut().enumerate() {
-                *s = dot(q, job.k.row(job.b, job.g, first + jj, d)) * job.scale;
-                block_max = block_max.max(*s);
-            }
+        for first in blocks(span) {
+            let mut p = job.kt.scores(&q_scaled, first);
+            mask(&mut p, first, span);
+            let block_max = p.iter().fold(T::NEG_INFINITY, |m, &s| m.max(s));
             if block_max > max {
                 // Rescale what was accumulated under the old maximum (exp(-inf) = 0 at first).
                 let correction = (max - block_max).exp();
@@ -190,12 +244,17 @@ fn forward_head<T: Real>(job: &HeadJob<T>, out: &mut [T], lse: &mut [T]) {
                 scale(o, correction);
                 max = block_max;
             }
-            for (jj, &s) in scores[..n].iter().enumerate() {
-                let p = (s - max).exp();
-                sum += p;
-                axpy(o, p, job.v.row(job.b, job.g, first + jj, d));
+            for s in p.iter_mut() {
+                *s = *s - max;
             }
-            first += n;
+            T::exp_block(&mut p);
+            for (jj, &pj) in p.iter().enumerate() {
+                sum += pj;
+                let j = first + jj;
+                if j >= span.start as usize && j < span.end as usize {
+                    axpy(o, pj, job.v.row(job.b, job.g, j, d));
+                }
+            }
         }
         scale(o, sum.recip());
         *lse = max + sum.ln();
@@ -206,6 +265,7 @@ fn forward_head<T: Real>(job: &HeadJob<T>, out: &mut [T], lse: &mut [T]) {
 fn backward_group<T: Real>(job: &GroupJob<T>, dq: &mut [T], dk: &mut [T], dv: &mut [T]) {
     let h = &job.head;
     let d = h.dims.head_dim;
+    let mut q_scaled = vec![T::ZERO; d];
     for (row, dq) in dq.chunks_exact_mut(d).enumerate() {
         let i = row % h.dims.queries;
         let span = h.spans[i];
@@ -213,15 +273,31 @@ fn backward_group<T: Real>(job: &GroupJob<T>, dq: &mut [T], dk: &mut [T], dv: &m
             continue;
         }
         let (q, d_out) = (&h.q[row * d..(row + 1) * d], &job.d_out[row * d..(row + 1) * d]);
-        let delta = dot(d_out, &job.out[row * d..(row + 1) * d]);
+        for (qs, &x) in q_scaled.iter_mut().zip(q) {
+            *qs = x * h.scale;
+        }
+        // Summed in the order `vt.scores` sums dP, so that dP - D is exactly 0 where it
+        // should be (a row with one key).
+        let delta = d_out.iter().zip(&job.out[row * d..(row + 1) * d]).fold(T::ZERO, |acc, (&x, &o)| acc + x * o);
         let lse = job.lse[row];
-        for j in span.start as usize..span.end as usize {
-            let (k, v) = (h.k.row(h.b, h.g, j, d), h.v.row(h.b, h.g, j, d));
-            let p = (dot(q, k) * h.scale - lse).exp();
-            let ds = p * (dot(d_out, v) - delta) * h.scale;
-            axpy(&mut dv[j * d..(j + 1) * d], p, d_out);
-            axpy(dq, ds, k);
-            axpy(&mut dk[j * d..(j + 1) * d], ds, q);
+        for first in blocks(span) {
+            let mut p = h.kt.scores(&q_scaled, first);
+            mask(&mut p, first, span);
+            for s in p.iter_mut() {
+                *s = *s - lse;
+            }
+            T::exp_block(&mut p);
+            let dp = job.vt.scores(d_out, first);
+            for jj in 0..BLOCK {
+                let j = first + jj;
+                if j < span.start as usize || j >= span.end as usize {
+                    continue;
+                }
+                let ds = p[jj] * (dp[jj] - delta) * h.scale;
+                axpy(&mut dv[j * d..(j + 1) * d], p[jj], d_out);
+                axpy(dq, ds, job.k.row(h.b, h.g, j, d));
+                axpy(&mut dk[j * d..(j + 1) * d], ds, q);
+            }
         }
     }
 }
