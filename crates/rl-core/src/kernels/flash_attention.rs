@@ -86,6 +86,19 @@ impl<T: Real> Transposed<T> {
         }
         acc
     }
+
+    /// `scores` of two vectors in one pass over the keys.
+    #[inline(always)]
+    fn scores2(&self, x0: &[T], x1: &[T], first: usize) -> [Block<T>; 2] {
+        let mut acc = [[T::ZERO; BLOCK]; 2];
+        for (e, (&a, &b)) in x0.iter().zip(x1).enumerate() {
+            let at = e * self.width + first;
+            let row: &Block<T> = self.data[at..at + BLOCK].try_into().unwrap();
+            fma_block(&mut acc[0], a, row);
+            fma_block(&mut acc[1], b, row);
+        }
+        acc
+    }
 }
 
 /// The BLOCK-aligned blocks that cover `span`.
@@ -261,42 +274,78 @@ fn forward_head<T: Real>(job: &HeadJob<T>, out: &mut [T], lse: &mut [T]) {
     }
 }
 
+/// Query rows are taken two at a time (of one head), so that each key's dk and dv rows
+/// are loaded and stored once for both; a missing second row (an odd count) has an empty
+/// span and writes into scratch.
 #[inline(always)]
 fn backward_group<T: Real>(job: &GroupJob<T>, dq: &mut [T], dk: &mut [T], dv: &mut [T]) {
     let h = &job.head;
-    let d = h.dims.head_dim;
-    let mut q_scaled = vec![T::ZERO; d];
-    for (row, dq) in dq.chunks_exact_mut(d).enumerate() {
-        let i = row % h.dims.queries;
-        let span = h.spans[i];
-        if span.start >= span.end {
-            continue;
-        }
-        let (q, d_out) = (&h.q[row * d..(row + 1) * d], &job.d_out[row * d..(row + 1) * d]);
-        for (qs, &x) in q_scaled.iter_mut().zip(q) {
-            *qs = x * h.scale;
-        }
-        // Summed in the order `vt.scores` sums dP, so that dP - D is exactly 0 where it
-        // should be (a row with one key).
-        let delta = d_out.iter().zip(&job.out[row * d..(row + 1) * d]).fold(T::ZERO, |acc, (&x, &o)| acc + x * o);
-        let lse = job.lse[row];
-        for first in blocks(span) {
-            let mut p = h.kt.scores(&q_scaled, first);
-            mask(&mut p, first, span);
-            for s in p.iter_mut() {
-                *s = *s - lse;
+    let (d, t) = (h.dims.head_dim, h.dims.queries);
+    let empty = KeySpan { start: 0, end: 0 };
+    let mut scratch = vec![T::ZERO; d];
+    let mut q_scaled = [vec![T::ZERO; d], vec![T::ZERO; d]];
+    for (hh, dq_head) in dq.chunks_exact_mut(t * d).enumerate() {
+        for (pair, dq_pair) in dq_head.chunks_mut(2 * d).enumerate() {
+            let i = 2 * pair;
+            let two = dq_pair.len() == 2 * d;
+            let (dq0, dq1) = if two { dq_pair.split_at_mut(d) } else { (dq_pair, &mut scratch[..]) };
+            let row = [hh * t + i, hh * t + i + usize::from(two)];
+            let spans = [h.spans[i], if two { h.spans[i + 1] } else { empty }];
+            let live = spans.map(|s| s.start < s.end);
+            if !live[0] && !live[1] {
+                continue;
             }
-            T::exp_block(&mut p);
-            let dp = job.vt.scores(d_out, first);
-            for jj in 0..BLOCK {
-                let j = first + jj;
-                if j < span.start as usize || j >= span.end as usize {
-                    continue;
+            let q = row.map(|r| &h.q[r * d..(r + 1) * d]);
+            let d_out = row.map(|r| &job.d_out[r * d..(r + 1) * d]);
+            // D = rowsum(dO * O), summed in the order `vt.scores` sums dP so that dP - D is
+            // exactly 0 where it should be (a row with one key).
+            let delta = row.map(|r| job.d_out[r * d..(r + 1) * d].iter().zip(&job.out[r * d..(r + 1) * d]).fold(T::ZERO, |acc, (&x, &o)| acc + x * o));
+            let lse = row.map(|r| job.lse[r]);
+            for r in 0..2 {
+                for (qs, &x) in q_scaled[r].iter_mut().zip(q[r]) {
+                    *qs = x * h.scale;
                 }
-                let ds = p[jj] * (dp[jj] - delta) * h.scale;
-                axpy(&mut dv[j * d..(j + 1) * d], p[jj], d_out);
-                axpy(dq, ds, job.k.row(h.b, h.g, j, d));
-                axpy(&mut dk[j * d..(j + 1) * d], ds, q);
+            }
+            let union = KeySpan {
+                start: spans.iter().filter(|s| s.start < s.end).map(|s| s.start).min().unwrap_or(0),
+                end: spans.iter().map(|s| s.end).max().unwrap_or(0),
+            };
+            for first in blocks(union) {
+                let mut p = h.kt.scores2(&q_scaled[0], &q_scaled[1], first);
+                let dp = job.vt.scores2(d_out[0], d_out[1], first);
+                let mut ds = [[T::ZERO; BLOCK]; 2];
+                for r in 0..2 {
+                    if !live[r] {
+                        p[r] = [T::ZERO; BLOCK];
+                        continue;
+                    }
+                    mask(&mut p[r], first, spans[r]);
+                    for s in p[r].iter_mut() {
+                        *s = *s - lse[r];
+                    }
+                    T::exp_block(&mut p[r]);
+                    for jj in 0..BLOCK {
+                        ds[r][jj] = p[r][jj] * (dp[r][jj] - delta[r]) * h.scale;
+                    }
+                }
+                for jj in 0..BLOCK {
+                    let j = first + jj;
+                    if j < union.start as usize || j >= union.end as usize {
+                        continue;
+                    }
+                    let (p0, p1, ds0, ds1) = (p[0][jj], p[1][jj], ds[0][jj], ds[1][jj]);
+                    for ((dv, &a), &b) in dv[j * d..(j + 1) * d].iter_mut().zip(d_out[0]).zip(d_out[1]) {
+                        *dv += p0 * a + p1 * b;
+                    }
+                    for ((dk, &a), &b) in dk[j * d..(j + 1) * d].iter_mut().zip(q[0]).zip(q[1]) {
+                        *dk += ds0 * a + ds1 * b;
+                    }
+                    let k = job.k.row(h.b, h.g, j, d);
+                    for ((dq0, dq1), &x) in dq0.iter_mut().zip(dq1.iter_mut()).zip(k) {
+                        *dq0 += ds0 * x;
+                        *dq1 += ds1 * x;
+                    }
+                }
             }
         }
     }

@@ -1,7 +1,7 @@
 //! One type over both architectures, and what every forward pass needs besides the
 //! weights: where each token sits (positions, padding) and what it may attend to.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use candle_core::{DType, Device, Tensor};
 
@@ -23,10 +23,12 @@ pub enum Decoder {
 pub struct Context {
     /// [batch, time] u32: the position of each new token inside its own sequence.
     pub positions: Tensor,
-    /// [batch, time, offset + time] f32, additive: 0 where a query may attend, -inf where not.
-    pub mask: Tensor,
-    /// The same as `mask`, as the keys `[start, end)` each (row, new token) attends to.
+    /// The keys `[start, end)` each (row, new token) attends to, row-major.
     pub key_spans: Arc<Vec<KeySpan>>,
+    /// `mask()`, made on first use: only the composed attention (a decode step) reads it.
+    mask: OnceLock<Tensor>,
+    keys: usize,
+    dtype: DType,
 }
 
 impl Context {
@@ -44,10 +46,6 @@ impl Context {
                 key_spans.push(KeySpan { start: pad.min(column) as u32, end: column as u32 + 1 });
             }
         }
-        let mut mask = Vec::with_capacity(batch * time * keys);
-        for span in &key_spans {
-            mask.extend((0..keys as u32).map(|j| if (span.start..span.end).contains(&j) { 0.0 } else { f32::NEG_INFINITY }));
-        }
         let longest = left_pad.iter().map(|&p| keys.saturating_sub(p)).max().unwrap_or(0);
         if longest > max_positions {
             return Err(CoreError::new(
@@ -57,9 +55,26 @@ impl Context {
         }
         Ok(Context {
             positions: Tensor::from_vec(positions, (batch, time), &Device::Cpu)?,
-            mask: Tensor::from_vec(mask, (batch, time, keys), &Device::Cpu)?.to_dtype(dtype)?,
             key_spans: Arc::new(key_spans),
+            mask: OnceLock::new(),
+            keys,
+            dtype,
         })
+    }
+
+    /// The key spans as an additive mask [batch, time, offset + time]: 0 where a query may
+    /// attend, -inf where not.
+    pub fn mask(&self) -> Result<&Tensor> {
+        if let Some(mask) = self.mask.get() {
+            return Ok(mask);
+        }
+        let (batch, time) = self.positions.dims2()?;
+        let mut mask = Vec::with_capacity(batch * time * self.keys);
+        for span in self.key_spans.iter() {
+            mask.extend((0..self.keys as u32).map(|j| if (span.start..span.end).contains(&j) { 0.0 } else { f32::NEG_INFINITY }));
+        }
+        let mask = Tensor::from_vec(mask, (batch, time, self.keys), &Device::Cpu)?.to_dtype(self.dtype)?;
+        Ok(self.mask.get_or_init(|| mask))
     }
 }
 

@@ -68,7 +68,7 @@ fn check(case: &Case) {
     let ctx = Context::new(&case.left_pad, case.offset, case.time, 4096, DType::F32).unwrap();
     let w = random(&[case.batch, case.time, case.heads * case.head_dim], 4, DType::F32);
     let flash = run(case, DType::F32, &w, |q, k, v| flat(flash_attention(q, k, v, Arc::clone(&ctx.key_spans)).unwrap(), case));
-    let composed = run(case, DType::F32, &w, |q, k, v| composed_attention(q, k, v, &ctx.mask).unwrap());
+    let composed = run(case, DType::F32, &w, |q, k, v| composed_attention(q, k, v, ctx.mask().unwrap()).unwrap());
     let label = format!("group {} head_dim {} time {} offset {} pads {:?}", case.heads / case.kv_heads, case.head_dim, case.time, case.offset, case.left_pad);
     assert!(relative(&flash.out, &composed.out) < 1e-5, "output, {label}: {}", relative(&flash.out, &composed.out));
     for (name, (a, b)) in ["q", "k", "v"].iter().zip(flash.grads.iter().zip(&composed.grads)) {
@@ -107,7 +107,7 @@ fn a_fully_masked_row_outputs_zeros_and_passes_no_gradient() {
     let (masked_b, masked_i) = (1, 4);
     let mut spans = (*ctx.key_spans).clone();
     spans[masked_b * case.time + masked_i] = KeySpan { start: 0, end: 0 };
-    let mut mask = ctx.mask.to_vec3::<f32>().unwrap();
+    let mut mask = ctx.mask().unwrap().to_vec3::<f32>().unwrap();
     let row = &mut mask[masked_b][masked_i];
     row.iter_mut().enumerate().for_each(|(j, m)| *m = if j == masked_i { 0.0 } else { f32::NEG_INFINITY });
     let mask = Tensor::new(mask, &Device::Cpu).unwrap();
@@ -175,7 +175,7 @@ fn key_spans_express_the_decoders_mask() {
     for (offset, time) in [(0, 1), (0, 6), (4, 1), (3, 5)] {
         for left_pad in [vec![0], vec![2, 0, 5], vec![9, 1]] {
             let ctx = Context::new(&left_pad, offset, time, 64, DType::F32).unwrap();
-            let mask = ctx.mask.to_vec3::<f32>().unwrap();
+            let mask = ctx.mask().unwrap().to_vec3::<f32>().unwrap();
             for (b, &pad) in left_pad.iter().enumerate() {
                 for i in 0..time {
                     let column = offset + i;

@@ -216,7 +216,7 @@ pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
 pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, ctx: &Context) -> Result<Tensor> {
     let (b, heads, t, d) = q.dims4()?;
     if reference_path() || (t == 1 && !tracked(&[q, k, v])) {
-        return composed_attention(q, k, v, &ctx.mask);
+        return composed_attention(q, k, v, ctx.mask()?);
     }
     let out = flash_attention(q, k, v, Arc::clone(&ctx.key_spans))?;
     Ok(out.transpose(1, 2)?.reshape((b, t, heads * d))?)
