@@ -21,7 +21,7 @@
 
 use rayon::prelude::*;
 
-use super::real::{axpy, fma_block, scale, Block, Real, BLOCK};
+use super::real::{fma_block, scale, Block, Real, BLOCK};
 
 /// The keys `[start, end)` one query row attends to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,19 +75,8 @@ struct Transposed<T> {
 }
 
 impl<T: Real> Transposed<T> {
-    /// sum_e x[e] * self[e][first .. first + BLOCK]: one block of dot products.
-    #[inline(always)]
-    fn scores(&self, x: &[T], first: usize) -> Block<T> {
-        let mut acc = [T::ZERO; BLOCK];
-        for (e, &xe) in x.iter().enumerate() {
-            let at = e * self.width + first;
-            let row: &Block<T> = self.data[at..at + BLOCK].try_into().unwrap();
-            fma_block(&mut acc, xe, row);
-        }
-        acc
-    }
-
-    /// `scores` of two vectors in one pass over the keys.
+    /// sum_e x[e] * self[e][first .. first + BLOCK] for x = x0 and x1: two blocks of dot
+    /// products in one pass over the keys.
     #[inline(always)]
     fn scores2(&self, x0: &[T], x1: &[T], first: usize) -> [Block<T>; 2] {
         let mut acc = [[T::ZERO; BLOCK]; 2];
@@ -231,46 +220,84 @@ unsafe fn backward_group_avx2<T: Real>(job: &GroupJob<T>, dq: &mut [T], dk: &mut
     backward_group(job, dq, dk, dv)
 }
 
+/// Query rows are taken two at a time, so that both share each pass over the transposed
+/// keys and each value row's load; a missing second row (an odd count) has an empty span
+/// and writes into scratch.
 #[inline(always)]
 fn forward_head<T: Real>(job: &HeadJob<T>, out: &mut [T], lse: &mut [T]) {
     let d = job.dims.head_dim;
-    let mut q_scaled = vec![T::ZERO; d];
-    for (i, (o, lse)) in out.chunks_exact_mut(d).zip(lse.iter_mut()).enumerate() {
-        o.fill(T::ZERO);
-        let span = job.spans[i];
-        if span.start >= span.end {
-            *lse = T::NEG_INFINITY;
-            continue;
-        }
-        for (qs, &x) in q_scaled.iter_mut().zip(&job.q[i * d..(i + 1) * d]) {
-            *qs = x * job.scale;
-        }
-        let (mut max, mut sum) = (T::NEG_INFINITY, T::ZERO);
-        for first in blocks(span) {
-            let mut p = job.kt.scores(&q_scaled, first);
-            mask(&mut p, first, span);
-            let block_max = p.iter().fold(T::NEG_INFINITY, |m, &s| m.max(s));
-            if block_max > max {
-                // Rescale what was accumulated under the old maximum (exp(-inf) = 0 at first).
-                let correction = (max - block_max).exp();
-                sum = sum * correction;
-                scale(o, correction);
-                max = block_max;
+    let empty = KeySpan { start: 0, end: 0 };
+    let (mut scratch, mut scratch_lse) = (vec![T::ZERO; d], [T::ZERO]);
+    let mut q_scaled = [vec![T::ZERO; d], vec![T::ZERO; d]];
+    for (pair, (out_pair, lse_pair)) in out.chunks_mut(2 * d).zip(lse.chunks_mut(2)).enumerate() {
+        let i = 2 * pair;
+        let two = lse_pair.len() == 2;
+        let (o0, o1) = if two { out_pair.split_at_mut(d) } else { (out_pair, &mut scratch[..]) };
+        let (lse0, lse1) = if two { lse_pair.split_at_mut(1) } else { (lse_pair, &mut scratch_lse[..]) };
+        let mut o = [o0, o1];
+        let spans = [job.spans[i], if two { job.spans[i + 1] } else { empty }];
+        let live = spans.map(|s| s.start < s.end);
+        for r in 0..2 {
+            o[r].fill(T::ZERO);
+            let row = if r == 1 && two { i + 1 } else { i };
+            for (qs, &x) in q_scaled[r].iter_mut().zip(&job.q[row * d..(row + 1) * d]) {
+                *qs = x * job.scale;
             }
-            for s in p.iter_mut() {
-                *s = *s - max;
+        }
+        let union = KeySpan {
+            start: spans.iter().filter(|s| s.start < s.end).map(|s| s.start).min().unwrap_or(0),
+            end: spans.iter().map(|s| s.end).max().unwrap_or(0),
+        };
+        let (mut max, mut sum) = ([T::NEG_INFINITY; 2], [T::ZERO; 2]);
+        for first in blocks(union) {
+            let mut p = job.kt.scores2(&q_scaled[0], &q_scaled[1], first);
+            for r in 0..2 {
+                if live[r] {
+                    mask(&mut p[r], first, spans[r]);
+                }
+                let block_max = p[r].iter().fold(T::NEG_INFINITY, |m, &s| m.max(s));
+                if !live[r] || block_max == T::NEG_INFINITY {
+                    // No key of this row in the block.
+                    p[r] = [T::ZERO; BLOCK];
+                    continue;
+                }
+                if block_max > max[r] {
+                    // Rescale what was accumulated under the old maximum (exp(-inf) = 0 at first).
+                    let correction = (max[r] - block_max).exp();
+                    sum[r] = sum[r] * correction;
+                    scale(o[r], correction);
+                    max[r] = block_max;
+                }
+                for s in p[r].iter_mut() {
+                    *s = *s - max[r];
+                }
+                T::exp_block(&mut p[r]);
+                for &pj in p[r].iter() {
+                    sum[r] += pj;
+                }
             }
-            T::exp_block(&mut p);
-            for (jj, &pj) in p.iter().enumerate() {
-                sum += pj;
+            for jj in 0..BLOCK {
                 let j = first + jj;
-                if j >= span.start as usize && j < span.end as usize {
-                    axpy(o, pj, job.v.row(job.b, job.g, j, d));
+                let (p0, p1) = (p[0][jj], p[1][jj]);
+                if j >= union.end as usize || (p0 == T::ZERO && p1 == T::ZERO) {
+                    continue;
+                }
+                let v = job.v.row(job.b, job.g, j, d);
+                let [o0, o1] = &mut o;
+                for ((o0, o1), &x) in o0.iter_mut().zip(o1.iter_mut()).zip(v) {
+                    *o0 += p0 * x;
+                    *o1 += p1 * x;
                 }
             }
         }
-        scale(o, sum.recip());
-        *lse = max + sum.ln();
+        for (r, lse) in [lse0, lse1].into_iter().enumerate() {
+            if live[r] {
+                scale(o[r], sum[r].recip());
+                lse[0] = max[r] + sum[r].ln();
+            } else {
+                lse[0] = T::NEG_INFINITY;
+            }
+        }
     }
 }
 

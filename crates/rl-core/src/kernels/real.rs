@@ -58,15 +58,6 @@ real!(f32, exp_f32);
 // f64 runs the gradient checks, where accuracy matters more than speed.
 real!(f64, f64::exp);
 
-/// y += alpha * x.
-#[inline(always)]
-pub fn axpy<T: Real>(y: &mut [T], alpha: T, x: &[T]) {
-    let x = &x[..y.len()];
-    for (y, &x) in y.iter_mut().zip(x) {
-        *y += alpha * x;
-    }
-}
-
 /// y *= alpha.
 #[inline(always)]
 pub fn scale<T: Real>(y: &mut [T], alpha: T) {
