@@ -163,7 +163,7 @@ pub fn backward<T: Real>(dims: Dims, q: &[T], k: Strided<T>, v: Strided<T>, span
 }
 
 fn check<T>(dims: Dims, q: &[T], spans: &[KeySpan]) {
-    assert!(dims.kv_heads > 0 && dims.heads % dims.kv_heads == 0, "heads must be a multiple of kv_heads");
+    assert!(dims.kv_heads > 0 && dims.heads.is_multiple_of(dims.kv_heads), "heads must be a multiple of kv_heads");
     assert_eq!(q.len(), dims.batch * dims.heads * dims.queries * dims.head_dim, "q has the wrong size");
     assert_eq!(spans.len(), dims.batch * dims.queries, "one key span per (batch row, query)");
     assert!(spans.iter().all(|s| s.start <= s.end && s.end as usize <= dims.keys), "key spans must lie inside the keys");
@@ -276,9 +276,8 @@ fn forward_head<T: Real>(job: &HeadJob<T>, out: &mut [T], lse: &mut [T]) {
                     sum[r] += pj;
                 }
             }
-            for jj in 0..BLOCK {
+            for (jj, (&p0, &p1)) in p[0].iter().zip(&p[1]).enumerate() {
                 let j = first + jj;
-                let (p0, p1) = (p[0][jj], p[1][jj]);
                 if j >= union.end as usize || (p0 == T::ZERO && p1 == T::ZERO) {
                     continue;
                 }
@@ -305,6 +304,7 @@ fn forward_head<T: Real>(job: &HeadJob<T>, out: &mut [T], lse: &mut [T]) {
 /// are loaded and stored once for both; a missing second row (an odd count) has an empty
 /// span and writes into scratch.
 #[inline(always)]
+#[allow(clippy::needless_range_loop)] // `jj` indexes four blocks at once
 fn backward_group<T: Real>(job: &GroupJob<T>, dq: &mut [T], dk: &mut [T], dv: &mut [T]) {
     let h = &job.head;
     let (d, t) = (h.dims.head_dim, h.dims.queries);

@@ -171,6 +171,7 @@ fn flash_attention_gradients_match_finite_differences() {
 /// The spans say exactly what the dense mask says, with the rule the decoders have always
 /// used: a token sees its row's tokens up to itself; a left-padding column only itself.
 #[test]
+#[allow(clippy::needless_range_loop)]
 fn key_spans_express_the_decoders_mask() {
     for (offset, time) in [(0, 1), (0, 6), (4, 1), (3, 5)] {
         for left_pad in [vec![0], vec![2, 0, 5], vec![9, 1]] {
