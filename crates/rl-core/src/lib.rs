@@ -16,6 +16,7 @@ pub mod engine;
 pub mod error;
 pub mod generate;
 pub mod io;
+pub mod kernels;
 pub mod lora;
 pub mod loss;
 pub mod model;

@@ -1,8 +1,9 @@
 //! LoRA adapters: W' = W + (alpha / rank) * B A on chosen matrices, with the base weights
 //! frozen. A is random (seeded), B is zero, so an adapter starts as the base model.
 //!
-//! Training builds each adapted matrix as `W.detach() + s * B A`: gradients reach A and B
-//! only. Generation and scoring read a merged copy of each adapted matrix, refreshed after
+//! Training hands the decoders the frozen base weights and each adapter's factors, applied
+//! as `x W^T + (x A^T)(s B)^T`: gradients reach A and B only, and no [out, in] matrix is
+//! formed or differentiated. Generation and scoring read a merged copy of each adapted matrix, refreshed after
 //! every optimizer step, so inference costs what the base model costs. Adapters that only
 //! train and score now and then (a critic's) keep no merged copy: their inference weights
 //! are computed when asked for. `peft` writes and reads adapters in the PEFT layout.
@@ -17,6 +18,7 @@ use candle_core::{DType, Tensor, Var};
 
 use crate::error::{CoreError, ErrorCode, Result};
 use crate::model::weights::SplitMix64;
+use crate::model::layers::LoraFactors;
 use crate::model::{Architecture, ModelConfig, Params, WeightKind, Weights};
 use crate::optim::Param;
 
@@ -137,14 +139,15 @@ impl Lora {
         Ok(if self.transposed { product.t()?.contiguous()? } else { product })
     }
 
-    /// Frozen base weights, with each adapted matrix as W + s * B A through which
-    /// gradients reach the adapters.
+    /// Frozen base weights, plus each adapter's factors A and s * B (named by
+    /// `LoraFactors::names`) through which gradients reach the adapters. The decoders
+    /// apply them as x W^T + (x A^T)(s B)^T: no merged W + s B A, no gradient for W.
     pub fn training_weights(&self, params: &Params) -> Result<Weights> {
         let mut weights = params.detached();
         for adapter in &self.adapters {
-            let name = format!("{}.weight", adapter.module);
-            let adapted = (&weights[&name] + self.delta(adapter)?)?;
-            weights.insert(name, adapted);
+            let [a, b] = LoraFactors::names(&adapter.module);
+            weights.insert(a, adapter.a.as_tensor().clone());
+            weights.insert(b, (adapter.b.as_tensor() * self.scale())?);
         }
         Ok(weights)
     }

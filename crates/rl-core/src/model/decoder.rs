@@ -1,6 +1,8 @@
 //! One type over both architectures, and what every forward pass needs besides the
 //! weights: where each token sits (positions, padding) and what it may attend to.
 
+use std::sync::{Arc, OnceLock};
+
 use candle_core::{DType, Device, Tensor};
 
 use super::gpt2::Gpt2;
@@ -9,6 +11,7 @@ use super::llama::Llama;
 use super::{validate_weights, Architecture, ModelConfig, Weights};
 use crate::error::{CoreError, ErrorCode, Result};
 use crate::generate::kv_cache::KvCache;
+use crate::kernels::flash_attention::KeySpan;
 
 pub enum Decoder {
     Gpt2(Gpt2),
@@ -20,8 +23,12 @@ pub enum Decoder {
 pub struct Context {
     /// [batch, time] u32: the position of each new token inside its own sequence.
     pub positions: Tensor,
-    /// [batch, time, offset + time] f32, additive: 0 where a query may attend, -inf where not.
-    pub mask: Tensor,
+    /// The keys `[start, end)` each (row, new token) attends to, row-major.
+    pub key_spans: Arc<Vec<KeySpan>>,
+    /// `mask()`, made on first use: only the composed attention (a decode step) reads it.
+    mask: OnceLock<Tensor>,
+    keys: usize,
+    dtype: DType,
 }
 
 impl Context {
@@ -31,12 +38,12 @@ impl Context {
     pub fn new(left_pad: &[usize], offset: usize, time: usize, max_positions: usize, dtype: DType) -> Result<Self> {
         let (batch, keys) = (left_pad.len(), offset + time);
         let mut positions = Vec::with_capacity(batch * time);
-        let mut mask = Vec::with_capacity(batch * time * keys);
+        let mut key_spans = Vec::with_capacity(batch * time);
         for &pad in left_pad {
             for i in 0..time {
                 let column = offset + i;
                 positions.push(column.saturating_sub(pad) as u32);
-                mask.extend((0..keys).map(|j| if j == column || (j >= pad && j < column) { 0.0 } else { f32::NEG_INFINITY }));
+                key_spans.push(KeySpan { start: pad.min(column) as u32, end: column as u32 + 1 });
             }
         }
         let longest = left_pad.iter().map(|&p| keys.saturating_sub(p)).max().unwrap_or(0);
@@ -48,8 +55,26 @@ impl Context {
         }
         Ok(Context {
             positions: Tensor::from_vec(positions, (batch, time), &Device::Cpu)?,
-            mask: Tensor::from_vec(mask, (batch, time, keys), &Device::Cpu)?.to_dtype(dtype)?,
+            key_spans: Arc::new(key_spans),
+            mask: OnceLock::new(),
+            keys,
+            dtype,
         })
+    }
+
+    /// The key spans as an additive mask [batch, time, offset + time]: 0 where a query may
+    /// attend, -inf where not.
+    pub fn mask(&self) -> Result<&Tensor> {
+        if let Some(mask) = self.mask.get() {
+            return Ok(mask);
+        }
+        let (batch, time) = self.positions.dims2()?;
+        let mut mask = Vec::with_capacity(batch * time * self.keys);
+        for span in self.key_spans.iter() {
+            mask.extend((0..self.keys as u32).map(|j| if (span.start..span.end).contains(&j) { 0.0 } else { f32::NEG_INFINITY }));
+        }
+        let mask = Tensor::from_vec(mask, (batch, time, self.keys), &Device::Cpu)?.to_dtype(self.dtype)?;
+        Ok(self.mask.get_or_init(|| mask))
     }
 }
 

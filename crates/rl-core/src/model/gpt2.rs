@@ -5,24 +5,25 @@
 use candle_core::Tensor;
 
 use super::decoder::{weight, Context};
-use super::layers::{attention, conv1d, embed, layer_norm, split_heads};
+use super::layers::{adapted_linear, attention, embed, layer_norm, split_heads, LoraFactors, WeightLayout};
 use super::{ModelConfig, Weights};
 use crate::error::Result;
 use crate::generate::kv_cache::KvCache;
 
-/// A Conv1D layer: weight [in, out] and bias [out].
+/// A Conv1D layer: weight [in, out], bias [out], optional LoRA adapter.
 struct Conv1D {
     w: Tensor,
     b: Tensor,
+    lora: Option<LoraFactors>,
 }
 
 impl Conv1D {
     fn load(weights: &Weights, prefix: &str) -> Result<Self> {
-        Ok(Conv1D { w: weight(weights, &format!("{prefix}.weight"))?, b: weight(weights, &format!("{prefix}.bias"))? })
+        Ok(Conv1D { w: weight(weights, &format!("{prefix}.weight"))?, b: weight(weights, &format!("{prefix}.bias"))?, lora: LoraFactors::load(weights, prefix) })
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        conv1d(x, &self.w, Some(&self.b))
+        adapted_linear(x, &self.w, Some(&self.b), self.lora.as_ref(), WeightLayout::InOut)
     }
 }
 
@@ -124,6 +125,6 @@ impl Gpt2 {
             Some(c) => c.update(layer, &k, &v)?,
             None => (k, v),
         };
-        block.attn_proj.forward(&attention(&q, &k, &v, &ctx.mask)?)
+        block.attn_proj.forward(&attention(&q, &k, &v, ctx)?)
     }
 }

@@ -5,25 +5,26 @@
 use candle_core::{Device, Tensor};
 
 use super::decoder::{weight, Context};
-use super::layers::{attention, embed, linear, rms_norm, rope, split_heads};
+use super::layers::{adapted_linear, attention, embed, rms_norm, rope, split_heads, LoraFactors, WeightLayout};
 use super::{ModelConfig, RopeScaling, Weights};
 use crate::error::Result;
 use crate::generate::kv_cache::KvCache;
 
-/// A Linear layer: weight [out, in], optional bias [out].
+/// A Linear layer: weight [out, in], optional bias [out], optional LoRA adapter.
 struct Linear {
     w: Tensor,
     b: Option<Tensor>,
+    lora: Option<LoraFactors>,
 }
 
 impl Linear {
     fn load(weights: &Weights, prefix: &str, bias: bool) -> Result<Self> {
         let b = if bias { Some(weight(weights, &format!("{prefix}.bias"))?) } else { None };
-        Ok(Linear { w: weight(weights, &format!("{prefix}.weight"))?, b })
+        Ok(Linear { w: weight(weights, &format!("{prefix}.weight"))?, b, lora: LoraFactors::load(weights, prefix) })
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        linear(x, &self.w, self.b.as_ref())
+        adapted_linear(x, &self.w, self.b.as_ref(), self.lora.as_ref(), WeightLayout::OutIn)
     }
 }
 
@@ -124,7 +125,7 @@ impl Llama {
             Some(cache) => cache.update(layer, &k, &v)?,
             None => (k, v),
         };
-        block.o_proj.forward(&attention(&q, &k, &v, &ctx.mask)?)
+        block.o_proj.forward(&attention(&q, &k, &v, ctx)?)
     }
 }
 

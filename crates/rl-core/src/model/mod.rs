@@ -5,6 +5,8 @@
 
 pub mod config;
 pub mod decoder;
+mod flash;
+mod frozen_linear;
 pub mod gpt2;
 pub mod layers;
 pub mod llama;
@@ -16,7 +18,11 @@ pub mod weights;
 #[cfg(test)]
 pub(crate) mod tests;
 #[cfg(test)]
+mod flash_tests;
+#[cfg(test)]
 mod parity_tests;
+#[cfg(test)]
+mod reference_tests;
 
 pub use config::{Architecture, ModelConfig, RopeScaling};
 pub use decoder::{Context, Decoder};
