@@ -8,6 +8,7 @@
  *   the answer: states the tool's fact (3 in 5), is vague (1 in 5), or states another order's data (1 in 5)
  * so after SFT the model can do the job but often does not: what RL then improves.
  */
+import type { Episode, Turn } from '../../core/episode.js';
 import type { Message } from '../../core/messages.js';
 import { OrderDeskEnvironment } from './environment.js';
 import type { Order } from './orders.js';
@@ -41,19 +42,20 @@ export async function orderDeskCorpus(scenarios: OrderDeskScenario[], options: O
   for (let copy = 0; copy < (options.copies ?? 2); copy++) {
     for (const [i, scenario] of scenarios.entries()) {
       const decoy = scenarios[(i + 1 + copy) % scenarios.length].metadata.order;
-      conversations.push(await playScripted(environment, scenario, corpusChoices(j), decoy, j));
+      conversations.push((await playScripted(environment, scenario, corpusChoices(j), decoy, j)).messages);
       j++;
     }
   }
   return conversations;
 }
 
-/** One conversation of the scripted agent; `decoy` is the order whose data a 'wrong' answer states. */
-export async function playScripted(environment: OrderDeskEnvironment, scenario: OrderDeskScenario, choices: CorpusChoices, decoy: Order, variant: number): Promise<Message[]> {
+/** One episode of the scripted agent; `decoy` is the order whose data a 'wrong' answer states. */
+export async function playScripted(environment: OrderDeskEnvironment, scenario: OrderDeskScenario, choices: CorpusChoices, decoy: Order, variant: number): Promise<Episode<OrderDeskScenario>> {
   const { order, request, intent, newAddress } = scenario.metadata;
   const start = await environment.reset(scenario);
   let state = start.state;
-  const messages = [...start.messages];
+  const messages: Message[] = [...start.messages];
+  const turns: Turn[] = [];
   const pickOf = (list: string[]) => list[variant % list.length];
   let lookedUp = false;
   let acted: 'refund_order' | 'change_address' | 'escalate' | undefined;
@@ -89,8 +91,9 @@ export async function playScripted(environment: OrderDeskEnvironment, scenario: 
   for (;;) {
     const step = await environment.step(state, { role: 'assistant', content: next() });
     messages.push(step.assistant, ...step.messages);
+    turns.push({ index: turns.length, assistant: step.assistant, replies: step.messages, toolCalls: step.toolCalls, finishReason: 'stop', start: 0, end: 0 });
     state = step.state;
-    if (step.done) return messages;
+    if (step.done) return { scenario, messages, turns, doneReason: step.doneReason ?? 'done' };
   }
 }
 
