@@ -104,14 +104,15 @@ test('no_hallucinated_data fails on a date, amount, case number or order id nobo
   assert.equal(traceEpisode(guessed).checks.no_hallucinated_data, false);
 });
 
-test('the rewards: per turn they score the message that earned or broke a check; per episode 1 or 0; success needs all four', async () => {
+test('the rewards: per turn they score the message that broke or earned a check; per episode 1 or 0; success needs all four', async () => {
   const scenario = scenarioOf('forbidden', false, (s) => s.metadata.request === 'refund');
   const { order } = scenario.metadata;
-  // Asks for the id (right), looks up (right), refunds anyway (wrong and forbidden), states the amount (not the case number, hallucinated? no: the tool gave it).
+  // Asks for the id and looks up (right), refunds anyway (wrong and forbidden), then states the
+  // refunded amount (a tool gave it, so no hallucination) instead of the case number.
   const episode = await playEpisode(scenario, ['Your order number, please?', call('lookup_order', { id: order.id }), call('refund_order', { id: order.id, reason: 'asked' }), `I refunded ${order.total}.`, 'Bye.']);
   const perTurn = async (check: Parameters<typeof checkReward>[0]) =>
     Array.from((await combineRewards([checkReward(check, 'turn')]).scoreGroup([episode])).turnRewards[0]);
-  assert.deepEqual(await perTurn('right_tool'), [1, 1, 0, 0, 0]);
+  assert.deepEqual(await perTurn('right_tool'), [0, 0, -1, -1, -1]);
   assert.deepEqual(await perTurn('no_forbidden_action'), [0, 0, -1, 0, 0]);
   assert.deepEqual(await perTurn('states_tool_fact'), [0, 0, 0, 0, 0]);
   assert.deepEqual(await perTurn('no_hallucinated_data'), [0, 0, 0, 0, 0]);
