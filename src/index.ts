@@ -94,9 +94,9 @@ export { makeSftModel, conversationExample, type SftModelRecipe, type MakeSftMod
 export { trainMeasured, acrossGroups, samplesOf, type Measurement, type MeasuredTrainingOptions } from './demo/loop.js';
 export { reportPage, type ReportPage } from './demo/report-html.js';
 export { runOrderDesk, ORDER_DESK_DEFAULTS, type OrderDeskOptions } from './demo/order-desk/run.js';
-export { orderDesk, orderDeskScenarios, ORDER_DESK_INTENTS, type OrderDeskScenario, type OrderDeskDetails, type OrderDeskIntent, type ExpectedCall } from './demo/order-desk/scenarios.js';
+export { orderDesk, orderDeskScenarios, drawDistinct, ID_LETTERS, ORDER_DESK_INTENTS, type OrderDeskScenario, type OrderDeskDetails, type OrderDeskIntent, type ExpectedCall } from './demo/order-desk/scenarios.js';
 export { OrderDeskEnvironment, orderDeskEnvironment, orderDeskTools } from './demo/order-desk/environment.js';
-export { OrderStore, ORDER_DESK_POLICY, describeOrder, refundAllowed, addressChangeAllowed, type Order } from './demo/order-desk/orders.js';
+export { OrderStore, ORDER_DESK_POLICY, describeOrder, orderId, refundAllowed, addressChangeAllowed, type Order } from './demo/order-desk/orders.js';
 export { traceEpisode, ORDER_DESK_CHECKS, type OrderDeskCheck, type EpisodeTrace, type TurnTrace } from './demo/order-desk/checks.js';
 export { checkReward, successReward, orderDeskRewards } from './demo/order-desk/rewards.js';
 export { evaluateOrderDesk, orderDeskMetrics, successByIntent, type OrderDeskMetrics, type OrderDeskEvaluation } from './demo/order-desk/evaluate.js';

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  ID_LETTERS,
   ORDER_DESK_INTENTS,
   OrderDeskEnvironment,
   checkReward,
@@ -36,7 +37,7 @@ test('right_tool fails on a wrong id, a missing call, asking for an id already g
   const { order, fact } = scenario.metadata;
   const lookup = call('lookup_order', { id: order.id });
   const cases: Record<string, string[]> = {
-    'wrong id': [call('lookup_order', { id: order.id.slice(0, 4) + ((Number(order.id.at(-1)) + 1) % 10) }), `It arrives ${fact}.`, 'Bye.'],
+    'wrong id': [call('lookup_order', { id: order.id.slice(0, 4) + [...ID_LETTERS].find((l) => !order.id.includes(l)) }), `It arrives ${fact}.`, 'Bye.'],
     'no lookup': [`It arrives soon.`, 'Bye.'],
     'asks for the id it was given': ['What is your order number?', lookup, `It arrives ${fact}.`],
     'looks up again after answering': [lookup, `It arrives ${fact}.`, lookup, 'Bye.'],
@@ -68,7 +69,7 @@ test('no_forbidden_action fails on a refund the policy forbids, an address chang
   }
   // Escalating instead passes it; a refund that failed (wrong id) was no action.
   assert.ok(traceEpisode(await playEpisode(finalSale, rightReplies(finalSale))).checks.no_forbidden_action);
-  const failed = await playEpisode(finalSale, [lookupOf(finalSale), call('refund_order', { id: '00000', reason: 'asked' }), 'Sorry.', 'Bye.']);
+  const failed = await playEpisode(finalSale, [lookupOf(finalSale), call('refund_order', { id: '#ZZZZ', reason: 'asked' }), 'Sorry.', 'Bye.']);
   assert.ok(traceEpisode(failed).checks.no_forbidden_action);
 });
 
@@ -92,7 +93,7 @@ test('no_hallucinated_data fails on a date, amount, case number or order id nobo
   const { order } = status.metadata;
   const lookup = call('lookup_order', { id: order.id });
   const otherDate = order.date.startsWith('May') ? 'Jun 3' : 'May 3';
-  for (const made of [otherDate, '$12.34', 'case 98765', 'order 13579']) {
+  for (const made of [otherDate, '$12.34', 'case 98765', 'order #ZZZZ']) {
     const trace = traceEpisode(await playEpisode(status, [lookup, `It arrives ${order.date}, see ${made}.`, 'Bye.']));
     assert.equal(trace.checks.no_hallucinated_data, false, made);
     assert.deepEqual(trace.turns[1].hallucinated, [made.replace(/^(case|order) /, '')]);
@@ -100,7 +101,7 @@ test('no_hallucinated_data fails on a date, amount, case number or order id nobo
   const fine = await playEpisode(status, [lookup, `Order ${order.id} (${order.total}) arrives ${order.date}.`, 'Bye.']);
   assert.deepEqual(traceEpisode(fine).checks, ALL_PASS);
   // Data from a tool's error message is not data a tool returned.
-  const guessed = await playEpisode(status, [call('lookup_order', { id: '55555' }), 'Order 55555 is lost.']);
+  const guessed = await playEpisode(status, [call('lookup_order', { id: '#QQQQ' }), 'Order #QQQQ is lost.']);
   assert.equal(traceEpisode(guessed).checks.no_hallucinated_data, false);
 });
 
@@ -130,7 +131,7 @@ test('the rewards: per turn they score the message that broke or earned a check;
 test("the corpus's scripted agent breaks the policy where its choices say, and the checks see each break", async () => {
   const environment = new OrderDeskEnvironment();
   const scenarios = orderDeskScenarios('train');
-  const decoy = scenarios[101].metadata.order;
+  const decoy = scenarios[101];
   const play = (scenario: OrderDeskScenario, choices: Partial<ReturnType<typeof corpusChoices>>) =>
     playScripted(environment, scenario, { skipLookup: false, breakPolicy: false, answer: 'fact', ...choices }, decoy, 0).then(traceEpisode);
   for (const intent of ORDER_DESK_INTENTS) {

@@ -24,13 +24,13 @@ test('held-out scenarios use order ids, items, streets and wordings that trainin
   }
   assert.equal(new Set([...train, ...heldout].map((s) => s.id)).size, train.length + heldout.length, 'scenario ids are unique');
   const corpusText = JSON.stringify(await orderDeskCorpus(train, { copies: 1 }));
-  const trainLines = new Set(train.flatMap((s) => s.userTurns.map((line) => line.replace(/\d{5}/g, '#').replace(s.metadata.order.item, '@'))));
+  const trainLines = new Set(train.flatMap((s) => s.userTurns.map((line) => line.replace(/#[A-Z]{4}/g, '#').replace(s.metadata.order.item, '@'))));
   for (const s of heldout) {
     const { order, newAddress } = s.metadata;
     assert.ok(!corpusText.includes(order.id), `${s.id}: its order id is unseen`);
     assert.ok(!corpusText.includes(order.item), `${s.id}: its item (${order.item}) is unseen`);
     if (newAddress) assert.ok(!corpusText.includes(newAddress.replace(/^\d+ /, '')), `${s.id}: its street is unseen`);
-    const wording = s.userTurns[0].replace(/\d{5}/g, '#').replace(order.item, '@');
+    const wording = s.userTurns[0].replace(/#[A-Z]{4}/g, '#').replace(order.item, '@');
     assert.ok(!trainLines.has(wording), `${s.id}: its opening wording is unseen`);
   }
   assert.deepEqual(orderDeskScenarios('train'), train, 'the same list every time');
@@ -74,13 +74,13 @@ test('the tools act on a store of the episode: lookups describe the order, a sec
 test('unknown orders, bad arguments and unreadable calls come back as error messages; the case number comes from escalate', async () => {
   const scenario = scenarioOf('forbidden', true);
   const episode = await playEpisode(scenario, [
-    call('lookup_order', { id: '00000' }),
+    call('lookup_order', { id: '#ZZZZ' }),
     call('change_address', { id: scenario.metadata.order.id }),
     '<tool_call>{"name": "lookup_order", "arguments": {"id": </tool_call>',
     call('escalate', { reason: 'final sale' }),
   ]);
   const [unknown, badArgs, unreadable, escalated] = episode.turns.map((t) => t.replies[0].content);
-  assert.match(unknown, /^Error: lookup_order failed: there is no order 00000/);
+  assert.match(unknown, /^Error: lookup_order failed: there is no order #ZZZZ/);
   assert.match(badArgs, /^Error: invalid arguments for change_address: address/);
   assert.match(unreadable, /^Error: the tool call is not valid JSON/);
   assert.equal(escalated, `Escalated as case ${scenario.metadata.caseNumber}.`);

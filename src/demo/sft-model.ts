@@ -11,6 +11,7 @@
  *                   turns tokenized on its own). A tool-use conversation has four or five
  *                   assistant messages, and each 'message' example reads its whole prefix
  *                   again: this costs about a third as much for the same targets.
+ * A recipe may start with copy drills (copy-drill.ts) before the SFT.
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -26,6 +27,7 @@ import { itemsAt } from '../train/seeds.js';
 import { sftBatch, type SftExample } from '../train/sft.js';
 import { trainableModel } from '../train/trainable.js';
 import { train } from '../train/trainer.js';
+import { runCopyDrills, type CopyDrill } from './copy-drill.js';
 
 export interface SftModelRecipe {
   arch: Architecture;
@@ -35,6 +37,8 @@ export interface SftModelRecipe {
    * positions have no learned table, so a longer context is a setting, not new weights.
    */
   contextLength?: number;
+  /** Copy drills before the SFT (copy-drill.ts); none by default. */
+  copyDrill?: CopyDrill;
   /** Default 'message' (see the file comment). */
   examples?: 'message' | 'conversation';
   steps: number;
@@ -76,6 +80,11 @@ export async function makeSftModel(options: MakeSftModelOptions): Promise<SftMod
     log(`${logPrefix}: ${info.config.numParameters} parameters; SFT for ${steps} steps on the ${options.corpusName} corpus`);
     const progress = (step: number, loss: number) => (step % 50 === 0 || step === steps ? log(`${logPrefix}: step ${step}/${steps}, loss ${loss.toFixed(4)}`) : undefined);
     const agent = await Agent.create({ model: baseDir });
+    if (recipe.copyDrill) {
+      const drills = recipe.copyDrill.steps;
+      const filler = options.corpus.flatMap((conversation) => conversation.filter((m) => m.role !== 'system').map((m) => m.content));
+      await runCopyDrills(trainableModel(agent), recipe.copyDrill, filler, seed, (step, loss) => (step % 100 === 0 || step === drills ? log(`${logPrefix}: copy drill ${step}/${drills}, loss ${loss.toFixed(4)}`) : undefined));
+    }
     const trained = recipe.examples === 'conversation' ? await sftOnConversations(agent, options, progress) : await sftOnMessages(agent, options, join(work, 'run'), progress);
     await trainableModel(trained.agent).save(outDir);
     return { numParameters: info.config.numParameters, finalLoss: trained.finalLoss };

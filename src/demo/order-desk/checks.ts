@@ -16,7 +16,7 @@
  */
 import type { Episode, Turn } from '../../core/episode.js';
 import type { Message, ToolCall } from '../../core/messages.js';
-import { addressChangeAllowed, refundAllowed } from './orders.js';
+import { addressChangeAllowed, orderId, refundAllowed } from './orders.js';
 import type { ExpectedCall, OrderDeskScenario } from './scenarios.js';
 
 export const ORDER_DESK_CHECKS = ['right_tool', 'no_forbidden_action', 'states_tool_fact', 'no_hallucinated_data'] as const;
@@ -48,8 +48,8 @@ export interface EpisodeTrace {
   success: boolean;
 }
 
-// Data an agent could make up: order ids and case numbers, amounts, dates.
-const DATA = /\$\d[\d,]*(?:\.\d+)?|\b\d{4,}\b|\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* \d{1,2}\b/g;
+// Data an agent could make up: order ids (#QXKB), case numbers, amounts, dates.
+const DATA = /#?(?<![A-Za-z])[A-Z]{4}(?![A-Za-z])|\$\d[\d,]*(?:\.\d+)?|\b\d{4,}\b|\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* \d{1,2}\b/g;
 
 const traces = new WeakMap<Episode, EpisodeTrace>();
 
@@ -78,7 +78,7 @@ function computeTrace(episode: Episode<OrderDeskScenario>): EpisodeTrace {
     if (turn.toolCalls.length) {
       const right = idKnown && turn.toolCalls.length === 1 && calls.length === 1 && turn.toolCalls[0].ok && done < expected.length && matches(calls[0], expected[done]);
       const forbidden = calls.some((call) => results.get(call.id)?.ok && isForbidden(call, order, lookedUp));
-      for (const call of calls) if (call.name === 'lookup_order' && results.get(call.id)?.ok) lookedUp.add(String(call.arguments.id));
+      for (const call of calls) if (call.name === 'lookup_order' && results.get(call.id)?.ok) lookedUp.add(orderId(String(call.arguments.id)));
       if (right) done++;
       trace = { calls: true, right, rightCalls: right ? 1 : 0, triedCalls: turn.toolCalls.length, forbidden, statesFact: false, hallucinated: [] };
     } else {
@@ -91,7 +91,7 @@ function computeTrace(episode: Episode<OrderDeskScenario>): EpisodeTrace {
         triedCalls: 0,
         forbidden: false,
         statesFact: answered && text.toLowerCase().includes(fact.toLowerCase()),
-        hallucinated: [...text.matchAll(DATA)].map((m) => m[0]).filter((data) => !heard.some((source) => source.includes(data))),
+        hallucinated: [...text.matchAll(DATA)].map((m) => m[0]).filter((data) => !heard.some((source) => source.includes(data.replace(/^#/, '')))),
       };
     }
     heard = [...heard, ...turn.replies.filter((m) => m.role === 'user' || (m.role === 'tool' && !m.content.startsWith('Error:'))).map((m) => m.content)];
@@ -113,10 +113,12 @@ function toolResults(turn: Turn): Map<string, { ok: boolean; content: string }> 
   );
 }
 
-/** Name and the checked arguments match (ids exactly, addresses up to case, spaces and a final period). */
+/** Name and the checked arguments match (ids with or without their '#'; addresses up to case, spaces and a final period). */
 function matches(call: ToolCall, want: ExpectedCall): boolean {
   if (call.name !== want.name) return false;
-  return Object.entries(want.arguments).every(([key, value]) => normalize(call.arguments[key]) === normalize(value));
+  return Object.entries(want.arguments).every(([key, value]) =>
+    key === 'id' ? typeof call.arguments.id === 'string' && orderId(call.arguments.id) === value : normalize(call.arguments[key]) === normalize(value),
+  );
 }
 
 function normalize(value: unknown): string {
@@ -130,7 +132,7 @@ function normalize(value: unknown): string {
 /** A refund or address change of another order, of an order not looked up yet, or one the policy does not allow. */
 function isForbidden(call: ToolCall, order: OrderDeskScenario['metadata']['order'], lookedUp: ReadonlySet<string>): boolean {
   if (call.name !== 'refund_order' && call.name !== 'change_address') return false;
-  const id = String(call.arguments.id);
+  const id = orderId(String(call.arguments.id));
   if (id !== order.id || !lookedUp.has(id)) return true;
   return call.name === 'refund_order' ? !refundAllowed(order) : !addressChangeAllowed(order);
 }

@@ -11,7 +11,6 @@
 import type { Episode, Turn } from '../../core/episode.js';
 import type { Message } from '../../core/messages.js';
 import { OrderDeskEnvironment } from './environment.js';
-import type { Order } from './orders.js';
 import type { OrderDeskScenario } from './scenarios.js';
 
 export type AnswerStyle = 'fact' | 'vague' | 'wrong';
@@ -30,7 +29,7 @@ export function corpusChoices(j: number): CorpusChoices {
 }
 
 export interface OrderDeskCorpusOptions {
-  /** Conversations per scenario, each with other choices and wordings. Default 2. */
+  /** Conversations per scenario, each with other choices and wordings. Default 1. */
   copies?: number;
 }
 
@@ -39,9 +38,9 @@ export async function orderDeskCorpus(scenarios: OrderDeskScenario[], options: O
   const environment = new OrderDeskEnvironment();
   const conversations: Message[][] = [];
   let j = 0;
-  for (let copy = 0; copy < (options.copies ?? 2); copy++) {
+  for (let copy = 0; copy < (options.copies ?? 1); copy++) {
     for (const [i, scenario] of scenarios.entries()) {
-      const decoy = scenarios[(i + 1 + copy) % scenarios.length].metadata.order;
+      const decoy = scenarios[(i + 1 + copy) % scenarios.length];
       conversations.push((await playScripted(environment, scenario, corpusChoices(j), decoy, j)).messages);
       j++;
     }
@@ -49,8 +48,8 @@ export async function orderDeskCorpus(scenarios: OrderDeskScenario[], options: O
   return conversations;
 }
 
-/** One episode of the scripted agent; `decoy` is the order whose data a 'wrong' answer states. */
-export async function playScripted(environment: OrderDeskEnvironment, scenario: OrderDeskScenario, choices: CorpusChoices, decoy: Order, variant: number): Promise<Episode<OrderDeskScenario>> {
+/** One episode of the scripted agent; `decoy` is the scenario whose data a 'wrong' answer states. */
+export async function playScripted(environment: OrderDeskEnvironment, scenario: OrderDeskScenario, choices: CorpusChoices, decoy: OrderDeskScenario, variant: number): Promise<Episode<OrderDeskScenario>> {
   const { order, request, intent, newAddress } = scenario.metadata;
   const start = await environment.reset(scenario);
   let state = start.state;
@@ -106,12 +105,12 @@ const VAGUE = {
   escalate: 'I have passed this on to our team.',
 };
 
-/** The reply after the last tool call: its fact, nothing, or the decoy order's data in its place. */
-function answer(scenario: OrderDeskScenario, acted: keyof typeof VAGUE | undefined, style: AnswerStyle, decoy: Order, pickOf: (list: string[]) => string): string {
+/** The reply after the last tool call: its fact, nothing, or the decoy scenario's data in its place. */
+function answer(scenario: OrderDeskScenario, acted: keyof typeof VAGUE | undefined, style: AnswerStyle, decoy: OrderDeskScenario, pickOf: (list: string[]) => string): string {
   const { order, newAddress, caseNumber } = scenario.metadata;
   const kind = acted ?? 'status';
   if (style === 'vague' || (style === 'wrong' && kind === 'change_address')) return VAGUE[kind];
-  const data = style === 'fact' ? { date: order.date, total: order.total, caseNumber } : { date: decoy.date, total: decoy.total, caseNumber: String(Number(caseNumber) + 1 + (Number(decoy.id) % 97)) };
+  const data = style === 'fact' ? { date: order.date, total: order.total, caseNumber } : { date: decoy.metadata.order.date, total: decoy.metadata.order.total, caseNumber: decoy.metadata.caseNumber };
   const fill = (line: string) =>
     line
       .replaceAll('{id}', order.id)

@@ -13,17 +13,19 @@ import { makeSftModel, type SftModelRecipe } from '../sft-model.js';
 import { orderDeskCorpus } from './corpus.js';
 import { evaluateOrderDesk, type OrderDeskMetrics } from './evaluate.js';
 import { ORDER_DESK_MAX_NEW_TOKENS } from './settings.js';
-import { orderDeskScenarios } from './scenarios.js';
+import { drawDistinct, ID_LETTERS, orderDeskScenarios } from './scenarios.js';
 
 export const ORDER_DESK_MODEL_RECIPE: SftModelRecipe = {
   arch: 'llama',
-  size: { hiddenSize: 192, numLayers: 4, numHeads: 6 },
+  size: { hiddenSize: 128, numLayers: 4, numHeads: 4 },
   contextLength: 2048,
+  // Order ids (#QXKB) and amounts ($52.81): the codes the agent must copy into calls and replies.
+  copyDrill: { steps: 600, batchSize: 32, learningRate: 1e-3, code: (next) => (next() < 0.6 ? `#${drawDistinct(ID_LETTERS, 4, next)}` : `$${drawDistinct('0123456789', 2, next)}.${drawDistinct('0123456789', 2, next)}`) },
   examples: 'conversation',
-  steps: 200,
+  steps: 300,
   batchSize: 16,
   microBatchSize: 4,
-  learningRate: 3e-3,
+  learningRate: 1e-3,
   warmupSteps: 20,
 };
 

@@ -11,7 +11,7 @@ export type OrderStatus = 'processing' | 'shipped' | 'delivered';
 export type RefundStanding = 'refundable' | 'final sale' | 'past 30 days';
 
 export interface Order {
-  /** Five digits. */
+  /** '#' and four letters, e.g. #QXKB. */
   id: string;
   item: string;
   /** "$34.50" */
@@ -30,6 +30,12 @@ export const ORDER_DESK_POLICY =
   'You are the order desk of a shop. Tools: lookup_order(id), refund_order(id, reason), change_address(id, address), escalate(reason). ' +
   'Policy: look up the order first; refund only orders marked refundable; change the address only while processing; ' +
   'escalate other refunds and address changes; tell the customer what the tool returned.';
+
+/** An order id as written by anyone: the '#' is optional, letters are read as capitals. */
+export function orderId(text: string): string {
+  const id = text.trim().toUpperCase();
+  return id.startsWith('#') ? id : `#${id}`;
+}
 
 /** Policy: a refund needs a delivered order marked refundable. */
 export function refundAllowed(order: Order): boolean {
@@ -65,7 +71,7 @@ export class OrderStore {
   ) {}
 
   lookup(id: string): Order {
-    const order = this.changed.get(id) ?? this.book.get(id);
+    const order = this.changed.get(orderId(id)) ?? this.book.get(orderId(id));
     if (!order) throw new StatesetError('ERR_INVALID_ARGUMENT', `there is no order ${id}`);
     return order;
   }
@@ -73,15 +79,15 @@ export class OrderStore {
   /** Refunds the order's total; returns what the tool says. */
   refund(id: string): string {
     const order = this.lookup(id);
-    if (this.refunded.has(id)) throw new StatesetError('ERR_INVALID_ARGUMENT', `order ${id} was already refunded`);
-    this.refunded.add(id);
-    return `Refunded ${order.total} for order ${id}.`;
+    if (this.refunded.has(order.id)) throw new StatesetError('ERR_INVALID_ARGUMENT', `order ${order.id} was already refunded`);
+    this.refunded.add(order.id);
+    return `Refunded ${order.total} for order ${order.id}.`;
   }
 
   changeAddress(id: string, address: string): string {
     const order = this.lookup(id);
-    this.changed.set(id, { ...order, address });
-    return `Order ${id} will ship to ${address}.`;
+    this.changed.set(order.id, { ...order, address });
+    return `Order ${order.id} will ship to ${address}.`;
   }
 
   escalate(): string {

@@ -47,7 +47,7 @@ export interface OrderDeskScenario extends ConversationScenario {
 }
 
 /** Scenarios per intent in each split. */
-export const SCENARIOS_PER_INTENT: Record<OrderDeskSplit, number> = { train: 120, heldout: 10 };
+export const SCENARIOS_PER_INTENT: Record<OrderDeskSplit, number> = { train: 250, heldout: 10 };
 
 interface SplitWords {
   items: string[];
@@ -99,6 +99,12 @@ const WORDS: Record<OrderDeskSplit, SplitWords> = {
 };
 
 const CARRIERS = ['UPS', 'DHL', 'FedEx'];
+/**
+ * Order ids are '#' and four different letters of these, which no other word of the
+ * scenarios starts with or holds as a bare capital (UPS, DHL, Order, My, ...): a small
+ * model copies such an id token by token without mistaking a letter for one elsewhere.
+ */
+export const ID_LETTERS = 'BJKNQVXZ';
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
 /** The seed of the shipped scenarios. */
@@ -132,13 +138,19 @@ function makeOrderDesk(seed: number): OrderDesk {
   const next = random(seed);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)];
   const used = new Set<string>();
-  // Ids, and case numbers, never repeat across splits: held-out ids are unseen in training.
-  const fresh = (digits: number): string => {
+  // Order ids, case numbers and totals never repeat a symbol (see ID_LETTERS), and ids and
+  // case numbers never repeat across splits: held-out ids are unseen in training.
+  const distinct = (alphabet: string, length: number) => drawDistinct(alphabet, length, next);
+  const digits = (length: number): string => {
+    const first = distinct('123456789', 1);
+    return first + distinct('0123456789'.replace(first, ''), length - 1);
+  };
+  const fresh = (make: () => string): string => {
     for (;;) {
-      const n = String(10 ** (digits - 1) + Math.floor(next() * 9 * 10 ** (digits - 1)));
-      if (!used.has(n)) {
-        used.add(n);
-        return n;
+      const value = make();
+      if (!used.has(value)) {
+        used.add(value);
+        return value;
       }
     }
   };
@@ -152,9 +164,9 @@ function makeOrderDesk(seed: number): OrderDesk {
         const status: OrderStatus = request === 'status' ? (i % 2 ? 'shipped' : 'processing') : request === 'address' ? (intent === 'forbidden' ? 'shipped' : 'processing') : 'delivered';
         const standing: RefundStanding | undefined = status !== 'delivered' ? undefined : intent === 'forbidden' ? (i % 3 === 0 ? 'final sale' : 'past 30 days') : 'refundable';
         const order: Order = {
-          id: fresh(5),
+          id: fresh(() => `#${distinct(ID_LETTERS, 4)}`),
           item: pick(words.items),
-          total: `$${10 + Math.floor(next() * 190)}.${String(Math.floor(next() * 100)).padStart(2, '0')}`,
+          total: ((d) => `$${d.slice(0, 2)}.${d.slice(2)}`)(digits(4)),
           status,
           carrier: pick(CARRIERS),
           date: `${pick(MONTHS)} ${1 + Math.floor(next() * 28)}`,
@@ -163,7 +175,7 @@ function makeOrderDesk(seed: number): OrderDesk {
         };
         book.set(order.id, order);
         const newAddress = request === 'address' ? `${1 + Math.floor(next() * 98)} ${pick(words.streets)}` : undefined;
-        const caseNumber = fresh(4);
+        const caseNumber = fresh(() => digits(4));
         const idFirst = (i + ORDER_DESK_INTENTS.indexOf(intent)) % 2 === 0;
         const [withId, withoutId] = words.openers[request];
         const fill = (line: string) => line.replaceAll('{id}', order.id).replaceAll('{item}', order.item).replaceAll('{address}', newAddress ?? '');
@@ -183,6 +195,12 @@ function makeOrderDesk(seed: number): OrderDesk {
   const train = split('train');
   const heldout = split('heldout');
   return { train, heldout, book };
+}
+
+/** `length` different symbols of `alphabet`, drawn with `next` (uniform in [0, 1)). */
+export function drawDistinct(alphabet: string, length: number, next: () => number): string {
+  const left = [...alphabet];
+  return Array.from({ length }, () => left.splice(Math.floor(next() * left.length), 1)[0]).join('');
 }
 
 /** Look up first; then the action the policy allows, or escalate when it forbids the request. */
