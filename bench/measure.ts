@@ -28,3 +28,15 @@ export function copyBandwidthGbps(elements = 16_000_000): number {
   const seconds = bestSecondsPerCall(() => src.slice(), { rounds: 7 });
   return (2 * src.byteLength) / seconds / 1e9;
 }
+
+/**
+ * Memory bandwidth of `Float32Array.set` into a buffer that already exists (its pages
+ * mapped), in GB/s counting bytes read plus bytes written: the least work a kernel that
+ * writes into the caller's buffers can do.
+ */
+export function setBandwidthGbps(elements = 16_000_000): number {
+  const src = new Float32Array(elements).fill(1);
+  const dst = new Float32Array(elements).fill(0);
+  const seconds = bestSecondsPerCall(() => dst.set(src), { rounds: 7 });
+  return (2 * src.byteLength) / seconds / 1e9;
+}

@@ -25,7 +25,13 @@ export type {
 } from './algorithms/types.js';
 export { makeTinyModel, inspectModel, convertModel, Tokenizer, type MakeTinyModelOptions, type TinySize } from './io/models.js';
 export type { Architecture, GenerationDefaults, ModelConfigInfo, ModelInfo, SpecialToken } from './io/types.js';
+export { exportGguf, GGUF_TYPES, type ExportGgufOptions, type GgufExport, type GgufType } from './io/export.js';
+export { resolveModelPath, isHubRepoId, type ModelSource } from './io/hub/resolve.js';
 export { Model, loadModel, randomModel } from './model/model.js';
+export type { ComputeBackend } from './backends/compute-backend.js';
+export type { BackendConfig } from './backends/config.js';
+export { TinkerBackend, type TinkerTimings } from './backends/tinker/backend.js';
+export type { TinkerBackendOptions } from './backends/tinker/options.js';
 export type {
   Completion,
   GenerateOptions,
@@ -35,6 +41,7 @@ export type {
   ScoreResult,
 } from './model/types.js';
 export { measureMachine, type MachineCeilings } from './model/machine.js';
+export { Critic, type CriticInfo, type CriticStepConfig, type CriticStepMetrics, type ValueBatch } from './model/critic.js';
 export type { LoraOptions, TrainBatch, TrainStepConfig, TrainStepMetrics } from './model/train.js';
 export { type Message, type Role, type ToolCall, messageSchema, system, user, assistant } from './core/messages.js';
 export type { Episode, Trajectory, Turn, ToolCallRecord } from './core/episode.js';

@@ -1,16 +1,16 @@
 /**
- * Loads the Rust core (native/stateset.node). Nothing else imports the addon directly:
+ * Loads the Rust core (the napi-rs addon). Nothing else imports the addon directly:
  * every call goes through `callNative`, which turns native errors into StatesetError.
  */
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { addonPath, prebuiltPackageName, SOURCE_ADDON } from '../scripts/native-target.mjs';
 import { StatesetError, type ErrorCode } from './core/errors.js';
 import type { LossNormalizer, PolicyLossMetrics, PolicyLossResult, ResolvedLossConfig } from './algorithms/loss-options.js';
 import type { ModelInfo } from './io/types.js';
 import type { TinySize } from './io/models.js';
 import type { TrainStepMetrics } from './model/train.js';
+import type { CriticStepMetrics } from './model/critic.js';
 
 /** A training step's metrics as the addon returns them: the loss's own metrics nested. */
 export type NativeTrainMetrics = Omit<TrainStepMetrics, keyof PolicyLossMetrics> & { policy: PolicyLossMetrics };
@@ -24,6 +24,8 @@ export interface NativeGenerateOptions {
   repetitionPenalty: number;
   stopTokenIds: number[] | undefined;
   seed: number;
+  /** One seed per prompt; absent: row i is seeded by (seed, i). */
+  seeds?: number[];
 }
 
 export interface NativeScoreOptions {
@@ -36,6 +38,7 @@ export interface NativeScoreOptions {
 export interface NativeModel {
   config(): ModelInfo;
   tokenize(text: string): Int32Array;
+  tokenizeAsync(text: string): Promise<Int32Array>;
   detokenize(ids: Int32Array): string;
   generate(
     prompts: Int32Array[],
@@ -47,6 +50,29 @@ export interface NativeModel {
   saveTrainingState(dir: string): Promise<void>;
   loadTrainingState(dir: string): Promise<void>;
   saveAdapter(dir: string, baseModel: string | undefined): Promise<void>;
+  createCritic(seed: number): Promise<NativeCritic>;
+}
+
+/** The addon's `Critic` class (crates/node/src/critic.rs). */
+export interface NativeCritic {
+  info(): { lora: boolean; trainableParameters: number; sharesPolicyBase: boolean };
+  values(sequences: Int32Array[], start: number): Promise<Float32Array[]>;
+  trainStep(
+    batch: { sequences: Int32Array[]; masks: Uint8Array[]; returns: Float32Array[]; oldValues?: Float32Array[] },
+    config: {
+      learningRate: number;
+      microBatchSize: number;
+      valueClip: number | undefined;
+      maxGradNorm: number;
+      weightDecay: number;
+      beta1: number;
+      beta2: number;
+      eps: number;
+      activationCheckpointing: boolean;
+    },
+  ): Promise<CriticStepMetrics>;
+  save(dir: string): Promise<void>;
+  load(dir: string): Promise<void>;
 }
 
 export interface NativeLoraOptions {
@@ -92,6 +118,20 @@ export interface NativeCore {
     lambda: number,
     whiten: boolean,
   ): { advantages: Float32Array; returns: Float32Array };
+  /** computeGae written into `advantages` and `returns`, which must not share memory with the inputs. */
+  computeGaeInto(
+    rewards: Float32Array,
+    values: Float32Array,
+    dones: Uint8Array | undefined,
+    mask: Uint8Array | undefined,
+    offsets: Int32Array | undefined,
+    bootstrap: Float32Array | undefined,
+    gamma: number,
+    lambda: number,
+    whiten: boolean,
+    advantages: Float32Array,
+    returns: Float32Array,
+  ): void;
   groupAdvantages(
     rewards: Float32Array,
     groupSize: number | undefined,
@@ -100,7 +140,17 @@ export interface NativeCore {
     scale: string,
     eps: number,
   ): Float32Array;
+  groupAdvantagesInto(
+    rewards: Float32Array,
+    groupSize: number | undefined,
+    groupIds: Int32Array | undefined,
+    estimator: string,
+    scale: string,
+    eps: number,
+    out: Float32Array,
+  ): void;
   whiten(values: Float32Array, mask: Uint8Array | undefined): Float32Array;
+  whitenInto(values: Float32Array, mask: Uint8Array | undefined, out: Float32Array): void;
   runningStats(values: Float32Array): Float64Array;
   computePolicyLoss(
     logprobs: Float32Array,
@@ -126,7 +176,25 @@ export interface NativeCore {
   makeTinyModel(arch: string, outDir: string, seed: number | undefined, size: TinySize | undefined): ModelInfo;
   inspectModel(path: string): Promise<ModelInfo>;
   convertModel(path: string, outDir: string): Promise<ModelInfo>;
+  exportGguf(options: NativeExportOptions): Promise<NativeGgufExport>;
   Tokenizer: { load(path: string): NativeTokenizer };
+}
+
+/** A GGUF export (crates/node/src/export.rs). */
+export interface NativeExportOptions {
+  model: string;
+  adapter?: string;
+  to: string;
+  tensorType: string;
+  name?: string;
+}
+
+export interface NativeGgufExport {
+  architecture: string;
+  tokenizerPre: string;
+  tensors: number;
+  bytes: number;
+  f16Fallbacks: string[];
 }
 
 /** A model tokenizer held by the native core (crates/node/src/io.rs). */
@@ -143,16 +211,27 @@ export interface NativeTokenizer {
 // work beside training can lower it.
 process.env.RAYON_NUM_THREADS ??= String(availableParallelism());
 
-const addonPath = join(dirname(fileURLToPath(import.meta.url)), '..', 'native', 'stateset.node');
-
+/**
+ * The addon of a source build (native/, made when no prebuilt addon matched or when asked
+ * with STATESET_BUILD_FROM_SOURCE=1), else this platform's prebuilt package
+ * (stateset-agents-linux-x64-gnu, ...; see scripts/native-target.mjs).
+ */
 function loadAddon(): NativeCore {
+  const path = addonPath();
+  if (path === undefined) {
+    throw new StatesetError(
+      'ERR_NATIVE_MISSING',
+      `the native core is not installed: no prebuilt package for this platform (${prebuiltPackageName()}) and no source build (${SOURCE_ADDON}). ` +
+        'Reinstall with optional dependencies (npm install --include=optional), or build it from source: STATESET_BUILD_FROM_SOURCE=1 npm rebuild stateset-agents (needs Rust: https://rustup.rs).',
+    );
+  }
   try {
-    return createRequire(import.meta.url)(addonPath) as NativeCore;
+    return createRequire(import.meta.url)(path) as NativeCore;
   } catch (cause) {
     throw new StatesetError(
       'ERR_NATIVE_MISSING',
-      `the native core could not be loaded from ${addonPath}: ${(cause as Error).message}. ` +
-        'Build it with `npm run build` (needs Rust: https://rustup.rs).',
+      `the native core could not be loaded from ${path}: ${(cause as Error).message}. ` +
+        'Rebuild it from source with STATESET_BUILD_FROM_SOURCE=1 npm rebuild stateset-agents (in a checkout: npm run build; needs Rust: https://rustup.rs).',
       { cause },
     );
   }

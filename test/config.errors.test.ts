@@ -46,8 +46,8 @@ test('missing keys, bounds, enums, unions, lists and unknown keys', () => {
     'trainer.device: expected "cpu" or an integer, got "tpu"',
     'trainer.tags.0: expected a string of at least 2 characters, got "a"',
     'trainer.stops: expected at most 1 item, got a list of 2',
-    'trainer: unknown key "lerningRate" (known keys: learningRate, steps, warmup, clip, preset, device, tags, stops)',
-    '(top level): unknown key "extra" (known keys: model, trainer)',
+    'trainer.lerningRate: unknown key, did you mean "learningRate"? (known keys: learningRate, steps, warmup, clip, preset, device, tags, stops)',
+    'extra: unknown key (known keys: model, trainer)',
   ]);
 });
 

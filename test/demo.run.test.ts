@@ -47,16 +47,35 @@ test('a short GRPO run makes the shipped model clearly more polite and more conc
   assert.ok(existsSync(join(out, 'run', 'metrics.jsonl')), "the trainer's run folder is under out/run");
 });
 
+test('the demo runs PPO: a critic trains beside the policy and is checkpointed with it', async () => {
+  const out = tempDir();
+  const report = await runDemo({
+    model: 'tiny',
+    algorithm: 'ppo',
+    steps: 2,
+    out,
+    heldoutScenarios: 5,
+    tracking: { console: false, tensorboard: false },
+    log: () => {},
+  });
+  assert.equal(report.algorithm, 'ppo');
+  assert.ok(report.kl_to_base > 0, 'the policy moved away from the base model');
+  const metrics = readFileSync(join(out, 'run', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(metrics.map((m) => m.step), [1, 2]);
+  assert.ok(metrics.every((m) => Number.isFinite(m.value_loss) && Number.isFinite(m.loss)), JSON.stringify(metrics));
+  assert.ok(existsSync(join(out, 'run', 'checkpoints', 'step-2', 'critic', 'value_head.safetensors')));
+});
+
 test('the demo command rejects an unknown algorithm and a bad step count before loading anything', async () => {
   const errors: string[] = [];
   const original = console.error;
   console.error = (line: string) => errors.push(line);
   try {
-    assert.equal(await main(['node', 'stateset-agents', 'demo', '--algorithm', 'ppo', '--out', tempDir()]), 1);
+    assert.equal(await main(['node', 'stateset-agents', 'demo', '--algorithm', 'dapo', '--out', tempDir()]), 1);
     assert.equal(await main(['node', 'stateset-agents', 'demo', '--steps', '0', '--out', tempDir()]), 1);
   } finally {
     console.error = original;
   }
-  assert.match(errors[0], /ERR_INVALID_ARGUMENT.*--algorithm must be one of grpo, gspo, got 'ppo'/);
+  assert.match(errors[0], /ERR_INVALID_ARGUMENT.*--algorithm must be one of grpo, gspo, ppo, got 'dapo'/);
   assert.match(errors[1], /--steps must be an integer >= 1, got '0'/);
 });

@@ -39,7 +39,9 @@ for (const aggregation of AGGREGATIONS) {
     configs.push({ loss: 'token_clip', aggregation, klEstimator, beta: 0.2, dualClip: 3 });
     configs.push({ loss: 'gspo_token', aggregation, klEstimator, beta: 0.2, epsLow: 0.05, epsHigh: 0.05 });
     configs.push({ loss: 'sft', aggregation, klEstimator, beta: 0.2 });
+    configs.push({ loss: 'cispo', aggregation, klEstimator, beta: 0.2, epsLow: 0.2, epsHigh: 0.2 });
   }
+  configs.push({ loss: 'cispo', aggregation });
   configs.push({ loss: 'token_clip', aggregation, epsHigh: 0.28, maxCompletionLength: 16 });
 }
 for (const klEstimator of ESTIMATORS) configs.push({ loss: 'gspo', klEstimator, beta: 0.1, epsLow: 0.05, epsHigh: 0.05 });
@@ -109,7 +111,7 @@ function smoothBatch(seed: number, config: PolicyLossConfig, spread: number, per
 
 test('the gradient matches finite differences for every loss, aggregation and KL estimator', () => {
   for (const [i, config] of configs.entries()) {
-    if (config.loss === 'gspo_token') continue; // its value is GSPO's; checked below
+    if (config.loss === 'gspo_token' || config.loss === 'cispo') continue; // stop-gradient losses; checked below
     const spread = config.loss === 'token_clip' ? 1.2 : 0.1;
     const options = { ...smoothBatch(500 + 50 * i, config, spread, config.loss === 'gspo'), config: { ...config, returnGrad: true } };
     const out = computePolicyLoss(options);
@@ -129,6 +131,27 @@ test('GSPO-token has the gradient of GSPO with sequence advantages, and of its s
     const anchoredOld = Float32Array.from(tok.logprobs as Float32Array, (x, t) => x - logS[t]);
     const surrogate = (o: PolicyLossOptions) => computePolicyLoss({ ...o, oldLogprobs: anchoredOld, config: { ...config, loss: 'token_clip' } }).loss;
     assertGradient(computePolicyLoss(tok).grad!, finiteDifferences(tok, surrogate), `${aggregation} token advantages`);
+  }
+});
+
+test("CISPO's gradient is that of its value with the clipped weight held fixed, and no loss token loses it", () => {
+  for (const aggregation of AGGREGATIONS) {
+    for (const [epsLow, epsHigh] of [[0.2, 0.2], [1, 3]]) {
+      const config: PolicyLossConfig = { loss: 'cispo', aggregation, epsLow, epsHigh, beta: 0.2, returnGrad: true };
+      const options = { ...batch(1200, 8, 1.2, false), config };
+      // Moving oldLogprobs with logprobs keeps every ratio, so every weight, where it is.
+      const old = options.oldLogprobs as Float32Array;
+      const anchored = (o: PolicyLossOptions) => {
+        const moved = Float32Array.from(old, (x, t) => x + ((o.logprobs as Float32Array)[t] - (options.logprobs as Float32Array)[t]));
+        return computePolicyLoss({ ...o, oldLogprobs: moved }).loss;
+      };
+      const out = computePolicyLoss(options);
+      const what = `${aggregation} ${epsLow}/${epsHigh}`;
+      assertGradient(out.grad!, finiteDifferences(options, anchored), what);
+      const mask = options.mask as Uint8Array;
+      assert.ok(out.grad!.every((g, t) => !mask[t] || g !== 0), `${what}: a loss token has no gradient`);
+      if (epsHigh === 0.2) assert.ok(out.metrics.clip_frac_low > 0 && out.metrics.clip_frac_high > 0, `${what}: ${JSON.stringify(out.metrics)}`);
+    }
   }
 });
 

@@ -1,4 +1,5 @@
-// ALGORITHMS.md section 7 (GSPO, KL, aggregation, dual-clip) through computePolicyLoss,
+// ALGORITHMS.md section 7 (GSPO, KL, aggregation, dual-clip) and the README's CISPO vector
+// through computePolicyLoss,
 // native and reference.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -58,6 +59,22 @@ for (const [name, loss] of Object.entries(implementations)) {
     assert.deepEqual(Array.from(out.grad!), [0]);
     const withoutDual = loss({ logprobs: [Math.log(5) - 1], oldLogprobs: [-1], advantages: [-1], mask: [1] });
     assertClose([withoutDual.loss], [5]);
+  });
+
+  test(`${name}: CISPO weights A * logp by the clipped ratio held constant (README vector)`, () => {
+    // r = e^[0.5, -0.2, -1.5, 1.8] = [1.648721, 0.818731, 0.223130, 6.049647].
+    const common = { logprobs: [-0.5, -1.2, -2.5, -0.2], oldLogprobs: [-1, -1, -1, -2], advantages: [1, -1, 2, 0.5], mask: [1, 1, 1, 1] };
+    // Defaults: no lower bound, weight capped at 4: w = [1.648721, 0.818731, 0.223130, 4].
+    const out = loss({ ...common, config: { loss: 'cispo', returnGrad: true } });
+    assertClose([out.loss, out.metrics.clip_frac_high, out.metrics.clip_frac_low, out.metrics.ratio_max], [0.339384, 0.25, 0, 6.049647]);
+    assertClose(out.grad!, [-0.41218, 0.204683, -0.111565, -0.5]);
+    // Two-sided at 0.2 / 0.2: w = [1.2, 0.818731, 0.8, 1.2]; clipped tokens keep their gradient.
+    const both = loss({ ...common, config: { loss: 'cispo', epsLow: 0.2, epsHigh: 0.2, returnGrad: true } });
+    assertClose([both.loss, both.metrics.clip_frac_high, both.metrics.clip_frac_low], [0.934381, 0.5, 0.25]);
+    assertClose(both.grad!, [-0.3, 0.204683, -0.4, -0.15]);
+    // Every aggregation: token-mean of one sequence equals seq-mean-token-mean; token-sum is 4x.
+    const sum = loss({ ...common, config: { loss: 'cispo', aggregation: 'seq-mean-token-sum' } });
+    assertClose([sum.loss], [4 * 0.339384]);
   });
 
   test(`${name}: an all-zero mask gives loss 0 and tokens 0, not NaN`, () => {

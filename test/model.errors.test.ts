@@ -5,7 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadModel, randomModel, type GenerateOptions } from '../src/index.js';
 import { callNativeAsync, native } from '../src/native.js';
-import { tinyModel } from './helpers/tiny-model.js';
+import { tempDir, tinyModel } from './helpers/tiny-model.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 
 test('token ids outside the vocabulary are rejected with their place', async () => {
@@ -55,5 +57,34 @@ test('a missing model path and bad thread counts are clear errors', async () => 
 test('a panic inside an async native task rejects the promise and Node lives on', async () => {
   await assert.rejects(callNativeAsync(() => native.__panicInTaskForTests()), isCode('ERR_NATIVE_PANIC', /deliberate panic/));
   const { model } = await tinyModel('gpt2');
+  assert.equal((await model.score([model.tokenize('still alive')])).length, 1);
+});
+
+/** A copy of the parity GGUF with the u32 metadata value of `key` set to `value`, renamed to `renameTo` if given. */
+function patchedGguf(key: string, value: number, renameTo?: string): string {
+  const bytes = readFileSync(join(import.meta.dirname, 'fixtures/parity/llama-gguf/model-q8_0.gguf'));
+  const at = bytes.indexOf(Buffer.from(key));
+  assert.ok(at > 0 && bytes.readUInt32LE(at + key.length) === 4, `${key} is a u32 in the fixture`);
+  if (renameTo) bytes.write(renameTo, at, 'utf8');
+  bytes.writeUInt32LE(value, at + key.length + 4);
+  const path = join(tempDir(), 'model.gguf');
+  writeFileSync(path, bytes);
+  return path;
+}
+
+test('model files with absurd sizes are refused with ERR_INVALID_MODEL, and Node lives on', async () => {
+  const { dir } = await tinyModel('llama');
+  const configPath = join(dir, 'config.json');
+  const config = JSON.parse(readFileSync(configPath, 'utf8'));
+  for (const [key, value] of [['num_hidden_layers', 1_000_000_000], ['max_position_embeddings', 1e12]] as const) {
+    writeFileSync(configPath, JSON.stringify({ ...config, [key]: value }));
+    await assert.rejects(loadModel(dir), isCode('ERR_INVALID_MODEL', new RegExp(`config\\.json: ${key} is ${value}`)));
+  }
+  await assert.rejects(loadModel(patchedGguf('llama.block_count', 1e9)), isCode('ERR_INVALID_MODEL', /model\.gguf: llama\.block_count is 1000000000/));
+  await assert.rejects(loadModel(patchedGguf('llama.context_length', 2 ** 32 - 1)), isCode('ERR_INVALID_MODEL', /llama\.context_length is 4294967295/));
+  // general.file_type has the same length as general.alignment: renamed, it sets alignment 0.
+  await assert.rejects(loadModel(patchedGguf('general.file_type', 0, 'general.alignment')), isCode('ERR_INVALID_MODEL', /'general\.alignment' is 0/));
+  writeFileSync(configPath, JSON.stringify(config));
+  const model = await loadModel(dir);
   assert.equal((await model.score([model.tokenize('still alive')])).length, 1);
 });

@@ -3,23 +3,11 @@
 // log-probs equal the scored ones.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import { loadModel } from '../src/index.js';
 import { assertClose } from './helpers/random.js';
+import { smollm2Gguf } from './helpers/smollm2.js';
 
-function findGguf(dir: string): string | undefined {
-  if (!existsSync(dir)) return undefined;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    const found = entry.isDirectory() ? findGguf(path) : entry.name.endsWith('.gguf') ? path : undefined;
-    if (found) return found;
-  }
-  return undefined;
-}
-
-const gguf = findGguf(join(process.env.STATESET_CACHE ?? join(homedir(), '.cache', 'stateset-agents'), 'smollm2'));
+const gguf = smollm2Gguf();
 
 test('SmolLM2-135M-Instruct answers greedily and its log-probs match scoring', { skip: gguf ? false : 'run `npm run fetch:smollm2` first' }, async () => {
   const model = await loadModel(gguf!);

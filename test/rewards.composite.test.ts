@@ -2,7 +2,7 @@
 // that throws, returns NaN or hangs is counted, logged once, and treated as missing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { combineRewards, combineScores, rewardFunction, StatesetError, type Episode } from '../src/index.js';
+import { combineRewards, combineScores, groupAdvantages, rewardFunction, StatesetError, type Episode, type RewardFunction, type Turn } from '../src/index.js';
 import { episodeOf } from './helpers/episodes.js';
 
 const close = (actual: ArrayLike<number>, expected: number[]) => {
@@ -75,6 +75,45 @@ test('throwing, NaN and hanging functions are missing scores, counted and logged
 
   const allFailed = await combineRewards([alwaysFails], { log: () => {} }).scoreGroup([episodeOf(['a'])]);
   close(allFailed.rewards, [NaN]);
+});
+
+test('a score beyond the float32 range is a failed call, counted like NaN', async () => {
+  const lines: string[] = [];
+  const huge = rewardFunction({ name: 'huge', scope: 'episode', score: (e: Episode) => [1e39, -1e39, { score: 3.5e38 }, 2][e.turns.length - 1] });
+  const rewards = combineRewards([huge], { log: (l) => lines.push(l) });
+  const scored = await rewards.scoreGroup([episodeOf(['a']), episodeOf(['a', 'b']), episodeOf(['a', 'b', 'c']), episodeOf(['a', 'b', 'c', 'd'])]);
+  close(scored.rewards, [NaN, NaN, NaN, 2]);
+  assert.ok(scored.episodeRewards.every((r) => !Number.isFinite(r) ? Number.isNaN(r) : true), 'no infinities');
+  assert.deepEqual(rewards.stats().huge.failures, { error: 0, nan: 3, timeout: 0 });
+  assert.match(lines[0], /reward huge failed \(nan: returned 1e\+39 instead of a finite number within the float32 range/);
+  // The largest float32 itself is a valid score.
+  const max = await combineRewards([rewardFunction({ name: 'max', scope: 'episode', score: () => 3.4028234e38 })]).scoreGroup([episodeOf(['a'])]);
+  assert.ok(Number.isFinite(max.rewards[0]));
+});
+
+test('sums of valid scores that overflow float32 are missing rewards, never Infinity', async () => {
+  const lines: string[] = [];
+  // 3e38 (a valid float32) for the reply 'x', 1 otherwise.
+  const big = (name: string, scope: 'episode' | 'turn') =>
+    rewardFunction({ name, scope, score: (target: Episode | Turn) => (('turns' in target ? target.turns[0] : target).assistant.content === 'x' ? 3e38 : 1) } as RewardFunction);
+  // Weighted sum of two functions (6e38), episode + turn rewards (3e38 + 3e38), an environment reward past float32.
+  for (const [entries, episode] of [
+    [[big('a', 'episode'), big('b', 'episode')], episodeOf(['x'])],
+    [[big('a', 'episode'), big('t', 'turn')], episodeOf(['x'])],
+    [[{ reward: big('a', 'episode'), weight: 2 }], episodeOf(['x'])],
+    [[length], episodeOf([{ text: 'x', envReward: 1e39 }])],
+  ] as const) {
+    const scored = await combineRewards([...entries], { log: (l) => lines.push(l) }).scoreGroup([episode, episodeOf(['y'])]);
+    assert.ok(Number.isNaN(scored.rewards[0]), `${entries.map((e) => ('name' in e ? e.name : e.reward.name))}: ${scored.rewards[0]}`);
+    assert.ok(Number.isFinite(scored.rewards[1]), 'the other episode is untouched');
+    for (const values of [scored.rewards, scored.episodeRewards, ...scored.turnRewards]) {
+      assert.ok(values.every((v) => Number.isFinite(v) || Number.isNaN(v)), `no infinities: ${Array.from(values)}`);
+    }
+  }
+  assert.ok(lines.some((l) => /beyond the float32 range/.test(l)));
+  // The advantages of such a group are finite: the missing reward gets 0.
+  const advantages = groupAdvantages({ rewards: (await combineRewards([big('a', 'episode'), big('b', 'episode')], { log: () => {} }).scoreGroup([episodeOf(['x'])])).rewards, groupSize: 1 });
+  assert.ok(advantages.every(Number.isFinite));
 });
 
 test('a function-level timeout overrides the composite one', async () => {

@@ -83,7 +83,7 @@ test('rewards are scored per group; a context budget ends long episodes', async 
   const budget = 40;
   const batch = await collectRollouts(agent, env, scenarios.slice(0, 1), { groupSize: 3, rewards, maxEpisodeTokens: budget });
   for (const t of batch.trajectories) {
-    assert.equal(t.doneReason, 'context_limit');
+    assert.equal(t.doneReason, 'context');
     assert.ok(t.tokens.length <= budget);
     assert.equal(t.tokens.length, t.turns.at(-1)!.end, 'the trajectory ends at its last sampled token');
     assert.equal(t.episodeReward, t.turns.length);

@@ -39,10 +39,10 @@ describe('parseRunConfig', () => {
     const lines = [
       'run.yaml has 5 problems:',
       '  model: expected a string of at least 1 character, got ""',
-      '  scenarios: expected a list or an object (key: value pairs), got "many"',
-      '  rewards.0: give either name (a built-in reward: politeness, conciseness, ',
+      '  scenarios: expected a non-empty list of items, { file: path } (.jsonl, .json or .yaml), or { module, export }',
+      '  rewards.0.module: give either name (a built-in reward: politeness, conciseness, ',
       '  trainer.steps: expected a positive integer, got 0',
-      '  trainer: unknown key "lossy"',
+      '  trainer.lossy: unknown key, did you mean "loss"?',
     ];
     assert.throws(
       () => parseRunConfig({ model: '', trainer: { steps: 0, lossy: 1 }, rewards: [{ weight: 2 }], scenarios: 'many' }, 'run.yaml'),

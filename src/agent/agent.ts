@@ -6,9 +6,9 @@
 import { StatesetError } from '../core/errors.js';
 import { messagesSchema, type Message } from '../core/messages.js';
 import { parseWith } from '../core/validate.js';
-import { loadModel } from '../model/model.js';
+import { createBackend } from '../backends/create.js';
 import { CHATML_TEMPLATE, ChatTemplate, type TemplateTool } from './chat-template.js';
-import { parseAgentConfig, parseGenerationOverrides, type AgentConfig, type AgentConfigInput, type GenerationConfig } from './config.js';
+import { modelSource, parseAgentConfig, parseGenerationOverrides, type AgentConfig, type AgentConfigInput, type GenerationConfig } from './config.js';
 import type { Policy, PolicyCompletion } from './policy.js';
 import { hermesToolCalls } from './tool-calls.js';
 
@@ -56,7 +56,7 @@ export class Agent {
   static async create(config: AgentConfigInput, options: { policy?: Policy; loraSeed?: number } = {}): Promise<Agent> {
     const parsed = parseAgentConfig(config);
     const lora = parsed.lora && { rank: parsed.lora.rank, alpha: parsed.lora.alpha, targetModules: parsed.lora.targetModules, seed: options.loraSeed ?? 0 };
-    return new Agent(parsed, options.policy ?? (await loadModel(parsed.model, lora ? { lora } : undefined)));
+    return new Agent(parsed, options.policy ?? (await createBackend(parsed, lora)));
   }
 
   /** The conversation with the configured system prompt first, unless it has one. */
@@ -68,8 +68,20 @@ export class Agent {
 
   /** Token ids of the conversation followed by the assistant header. */
   encodePrompt(messages: Message[], tools?: TemplateTool[]): Int32Array {
-    const text = this.template.render(this.withSystemPrompt(messages), { addGenerationPrompt: true, tools });
-    return this.policy.tokenize(text);
+    return this.policy.tokenize(this.renderPrompt(messages, tools));
+  }
+
+  /**
+   * `encodePrompt` with the tokenizing off the event loop when the policy can do that: a
+   * long conversation (e.g. a large request to the server) takes about 1.5 s per MiB.
+   */
+  async encodePromptAsync(messages: Message[], tools?: TemplateTool[]): Promise<Int32Array> {
+    const text = this.renderPrompt(messages, tools);
+    return this.policy.tokenizeAsync ? this.policy.tokenizeAsync(text) : this.policy.tokenize(text);
+  }
+
+  private renderPrompt(messages: Message[], tools?: TemplateTool[]): string {
+    return this.template.render(this.withSystemPrompt(messages), { addGenerationPrompt: true, tools });
   }
 
   /** Sampling settings of the next call: the config with the next seed, then `overrides`. */
@@ -78,9 +90,12 @@ export class Agent {
     return { ...this.config.generation, seed: this.config.generation.seed + this.calls++, ...given };
   }
 
-  /** One batched engine call; every prompt stops at the agent's stop ids. */
-  async generate(prompts: Int32Array[], generation: GenerationConfig): Promise<PolicyCompletion[]> {
-    return this.policy.generate(prompts, { ...generation, stopTokenIds: this.stopTokenIds });
+  /**
+   * One batched engine call; every prompt stops at the agent's stop ids. `seeds`: one per
+   * prompt, in place of `generation.seed` (see PolicyGenerateOptions.seeds).
+   */
+  async generate(prompts: Int32Array[], generation: GenerationConfig, seeds?: number[]): Promise<PolicyCompletion[]> {
+    return this.policy.generate(prompts, { ...generation, stopTokenIds: this.stopTokenIds, ...(seeds ? { seeds } : {}) });
   }
 
   /** The text of sampled ids, without the stop token that ended them. */
@@ -98,7 +113,7 @@ export class Agent {
 
   /** One reply with its token-level details (ids, log-probs, finish reason). */
   async reply(messages: Message[], options: RespondOptions = {}): Promise<AgentReply> {
-    const prompt = this.encodePrompt(checkMessages(messages), options.tools);
+    const prompt = await this.encodePromptAsync(checkMessages(messages), options.tools);
     const [completion] = await this.generate([prompt], this.generationFor(options.generation));
     return { message: this.toAssistantMessage(this.decode(completion.tokens)), completion, promptTokens: prompt.length };
   }
@@ -110,16 +125,21 @@ export class Agent {
   /**
    * The reply's text, piece by piece. Generation runs in chunks of STREAM_CHUNK_TOKENS;
    * a piece is held back while it ends inside a multi-byte character. The generator's
-   * return value is the finish reason.
+   * return value is the finish reason. Whatever `reply` would reject (messages, settings,
+   * a prompt that leaves no room for maxNewTokens) rejects the first `next()`, before
+   * any text.
    */
   async *stream(messages: Message[], options: RespondOptions = {}): AsyncGenerator<string, 'stop' | 'length'> {
     const generation = this.generationFor(options.generation);
-    let context = this.encodePrompt(checkMessages(messages), options.tools);
+    let context = await this.encodePromptAsync(checkMessages(messages), options.tools);
+    // Each engine call below asks for STREAM_CHUNK_TOKENS only, so the engine's own check
+    // of prompt + maxNewTokens against the context would pass and the stream fail midway.
+    checkRoomFor(generation.maxNewTokens, context.length, this.policy.config.maxPositionEmbeddings);
     const produced: number[] = [];
     let shown = '';
     for (let chunk = 0; produced.length < generation.maxNewTokens; chunk++) {
       const maxNewTokens = Math.min(STREAM_CHUNK_TOKENS, generation.maxNewTokens - produced.length);
-      const [completion] = await this.generate([context], { ...generation, maxNewTokens, seed: generation.seed + chunk });
+      const [completion] = await this.generate([context], { ...generation, maxNewTokens, seed: chunkSeed(generation.seed, chunk) });
       produced.push(...completion.tokens);
       context = concatIds(context, completion.tokens);
       const done = completion.finishReason === 'stop';
@@ -140,6 +160,20 @@ export function concatIds(a: Int32Array, b: ArrayLike<number>): Int32Array {
   out.set(a);
   out.set(b, a.length);
   return out;
+}
+
+/** The engine's check of a prompt and the tokens asked for against the context, in its words. */
+function checkRoomFor(maxNewTokens: number, promptTokens: number, positions: number | undefined): void {
+  if (positions === undefined || promptTokens + maxNewTokens <= positions) return;
+  throw new StatesetError(
+    'ERR_INVALID_PARAMETER',
+    `the prompt (${promptTokens} tokens) plus maxNewTokens (${maxNewTokens}) exceeds the model's ${positions} positions; shorten the prompt or lower maxNewTokens`,
+  );
+}
+
+/** seed + chunk, wrapped within the engine's seeds [0, 2^53 - 1]: a caller may give the largest. */
+function chunkSeed(seed: number, chunk: number): number {
+  return seed <= Number.MAX_SAFE_INTEGER - chunk ? seed + chunk : seed - (Number.MAX_SAFE_INTEGER + 1 - chunk);
 }
 
 function checkMessages(messages: Message[]): Message[] {

@@ -1,6 +1,8 @@
 /** AgentConfig: what model to run, how to prompt it and how to sample from it. */
 import { z } from 'zod';
+import { backendConfigSchema } from '../backends/config.js';
 import { parseWith } from '../core/validate.js';
+import type { ModelSource } from '../io/hub/resolve.js';
 
 /** Sampling defaults; each can be overridden per agent and per call. */
 export const GENERATION_DEFAULTS = {
@@ -46,14 +48,24 @@ export const generationSchema = generationOverridesSchema.transform((given) => (
 export const loraSchema = z.strictObject({
   rank: z.int().positive().default(8),
   alpha: z.number().positive().default(16),
-  dropout: z.number().min(0).lt(1).default(0),
+  /**
+   * Only 0 (the default): the LoRA forward has no dropout, so any other rate would be
+   * accepted and silently ignored. Kept so that settings copied from PEFT with 0 load.
+   */
+  dropout: z
+    .literal(0, { error: 'LoRA dropout is not implemented (the adapters train without it): remove lora.dropout or set it to 0.' })
+    .default(0),
   /** HuggingFace module names the adapters wrap. */
   targetModules: z.array(z.string().min(1)).min(1).default(['q_proj', 'k_proj', 'v_proj', 'o_proj']),
 });
 
 export const agentConfigSchema = z.strictObject({
-  /** A HuggingFace model folder or a .gguf file. */
+  /** A HuggingFace model folder, a .gguf file, or a Hub model id (owner/name). */
   model: z.string().min(1),
+  /** A Hub model's branch, tag or commit (default main); ignored for a local path. */
+  revision: z.string().min(1).optional(),
+  /** The file to load from a Hub repo of GGUF files; ignored for a local path. */
+  ggufFile: z.string().min(1).optional(),
   /** Put first in every conversation that does not start with a system message. */
   systemPrompt: z.string().optional(),
   generation: generationSchema.prefault({}),
@@ -61,6 +73,8 @@ export const agentConfigSchema = z.strictObject({
   chatTemplate: z.string().min(1).optional(),
   /** Train low-rank adapters instead of every weight; absent = full fine-tuning. */
   lora: loraSchema.optional(),
+  /** Where generation and training run. Default: the native engine, in this process. */
+  backend: backendConfigSchema.optional(),
 });
 
 export type AgentConfigInput = z.input<typeof agentConfigSchema>;
@@ -69,6 +83,11 @@ export type GenerationConfig = typeof GENERATION_DEFAULTS;
 
 export function parseAgentConfig(input: unknown): AgentConfig {
   return parseWith(agentConfigSchema, input, 'ERR_INVALID_CONFIG', 'AgentConfig');
+}
+
+/** The Hub revision and GGUF file the config picks, as loadModel takes them. */
+export function modelSource(config: Pick<AgentConfig, 'revision' | 'ggufFile'>): ModelSource {
+  return { ...(config.revision ? { revision: config.revision } : {}), ...(config.ggufFile ? { ggufFile: config.ggufFile } : {}) };
 }
 
 export function parseGenerationOverrides(input: unknown): Partial<GenerationConfig> {

@@ -11,6 +11,8 @@ export interface PolicyConfig {
   eosTokenIds: number[];
   bosToken?: string;
   eosToken?: string;
+  /** Positions the model attends over; rollouts end an episode there. Absent: no bound known. */
+  maxPositionEmbeddings?: number;
 }
 
 export interface PolicyGenerateOptions {
@@ -22,6 +24,11 @@ export interface PolicyGenerateOptions {
   repetitionPenalty?: number;
   stopTokenIds?: number[];
   seed: number;
+  /**
+   * One seed per prompt, used instead of `seed`: each prompt's tokens then depend on its
+   * own seed, not on the batch it shares. Rollouts give every sample its own.
+   */
+  seeds?: number[];
 }
 
 export interface PolicyCompletion {
@@ -35,6 +42,8 @@ export interface PolicyCompletion {
 export interface Policy {
   readonly config: PolicyConfig;
   tokenize(text: string): Int32Array;
+  /** `tokenize` off the calling thread, when the policy can; agents fall back to `tokenize`. */
+  tokenizeAsync?(text: string): Promise<Int32Array>;
   detokenize(ids: Int32Array): string;
   generate(prompts: Int32Array[], options: PolicyGenerateOptions): Promise<PolicyCompletion[]>;
 }

@@ -4,30 +4,45 @@
  * native code exceeds the work (the crossover is measured by `npm run bench:core`).
  */
 import { callNative, native } from '../native.js';
-import { optional, toFloat32, toMask, type Mask } from './inputs.js';
-import { gaeArgs, groupArgs } from './normalize.js';
+import type { Mask } from './inputs.js';
+import { gaeArgs, groupArgs, whitenArgs } from './normalize.js';
 import * as reference from './reference/index.js';
 import type { GaeOptions, GaeResult, GroupAdvantageOptions } from './types.js';
 
 /** Inputs shorter than this are computed by the reference (same results to 1e-5). */
 export const NATIVE_MIN_ELEMENTS = 256;
 
-/** The kernels forced onto the native core whatever the input size (tests, benchmarks). */
+/**
+ * The kernels forced onto the native core whatever the input size (tests, benchmarks).
+ * Given `out` buffers, they write into them and return them, allocating nothing.
+ */
 export const nativeKernels = {
   computeGae(options: GaeOptions): GaeResult {
     const a = gaeArgs(options);
-    return callNative(() =>
-      native.computeGae(a.rewards, a.values, a.dones, a.mask, a.offsets, a.bootstrap, a.gamma, a.lambda, a.whiten),
+    if (!a.out) {
+      return callNative(() =>
+        native.computeGae(a.rewards, a.values, a.dones, a.mask, a.offsets, a.bootstrap, a.gamma, a.lambda, a.whiten),
+      );
+    }
+    const { advantages, returns } = a.out;
+    callNative(() =>
+      native.computeGaeInto(a.rewards, a.values, a.dones, a.mask, a.offsets, a.bootstrap, a.gamma, a.lambda, a.whiten, advantages, returns),
     );
+    return { advantages, returns };
   },
   groupAdvantages(options: GroupAdvantageOptions): Float32Array {
     const a = groupArgs(options);
-    return callNative(() => native.groupAdvantages(a.rewards, a.groupSize, a.groupIds, a.estimator, a.scale, a.eps));
+    const out = a.out;
+    if (!out) return callNative(() => native.groupAdvantages(a.rewards, a.groupSize, a.groupIds, a.estimator, a.scale, a.eps));
+    callNative(() => native.groupAdvantagesInto(a.rewards, a.groupSize, a.groupIds, a.estimator, a.scale, a.eps, out));
+    return out;
   },
-  whiten(values: Float32Array | number[], mask?: Mask | number[]): Float32Array {
-    const v = toFloat32('values', values);
-    const m = optional(mask, (x) => toMask('mask', x));
-    return callNative(() => native.whiten(v, m));
+  whiten(values: Float32Array | number[], mask?: Mask | number[], out?: Float32Array): Float32Array {
+    const a = whitenArgs(values, mask, out);
+    const into = a.out;
+    if (!into) return callNative(() => native.whiten(a.values, a.mask));
+    callNative(() => native.whitenInto(a.values, a.mask, into));
+    return into;
   },
 };
 
@@ -43,7 +58,10 @@ export function groupAdvantages(options: GroupAdvantageOptions): Float32Array {
   return small(options?.rewards) ? reference.groupAdvantages(options) : nativeKernels.groupAdvantages(options);
 }
 
-/** (x - mean) / sqrt(var_unbiased + 1e-8) over the masked positions; others become 0. */
-export function whiten(values: Float32Array | number[], mask?: Mask | number[]): Float32Array {
-  return small(values) ? reference.whiten(values, mask) : nativeKernels.whiten(values, mask);
+/**
+ * (x - mean) / sqrt(var_unbiased + 1e-8) over the masked positions; others become 0.
+ * Written into `out` (a Float32Array of the same length) when given.
+ */
+export function whiten(values: Float32Array | number[], mask?: Mask | number[], out?: Float32Array): Float32Array {
+  return small(values) ? reference.whiten(values, mask, out) : nativeKernels.whiten(values, mask, out);
 }

@@ -40,6 +40,42 @@ export function toMask(name: string, value: unknown): Uint8Array {
   return fail('ERR_INVALID_ARGUMENT', `${name} must be a Uint8Array or a Float32Array of 0/1, got ${describe(value)}`);
 }
 
+/**
+ * A buffer the caller provides for a kernel's output: a Float32Array of exactly `length`
+ * elements (one per `per`), written in place.
+ */
+export function toOutput(name: string, value: unknown, length: number, per: string): Float32Array {
+  if (!(value instanceof Float32Array)) {
+    return fail('ERR_INVALID_ARGUMENT', `${name} must be a Float32Array of length ${length} (one element per ${per}), got ${describe(value)}`);
+  }
+  if (value.length !== length) {
+    fail('ERR_INVALID_ARGUMENT', `${name} has length ${value.length} but there are ${length} ${per}s; give a Float32Array of length ${length}`);
+  }
+  return value;
+}
+
+/**
+ * Kernels write their outputs while reading their inputs, so no output may share memory
+ * with an input or with another output (views of one ArrayBuffer can).
+ */
+export function checkDisjoint(outputs: Array<[string, Float32Array]>, inputs: Array<[string, ArrayBufferView | undefined]>): void {
+  outputs.forEach(([name, out], i) => {
+    for (const [other, view] of [...outputs.slice(i + 1), ...inputs]) {
+      if (view && overlaps(out, view)) fail('ERR_INVALID_ARGUMENT', `${name} shares memory with ${other}; give output buffers of their own`);
+    }
+  });
+}
+
+function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return (
+    a.buffer === b.buffer &&
+    a.byteLength > 0 &&
+    b.byteLength > 0 &&
+    a.byteOffset < b.byteOffset + b.byteLength &&
+    b.byteOffset < a.byteOffset + a.byteLength
+  );
+}
+
 export function optional<T>(value: unknown, convert: (v: unknown) => T): T | undefined {
   return value === undefined || value === null ? undefined : convert(value);
 }

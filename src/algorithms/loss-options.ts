@@ -5,16 +5,16 @@
 import { fail } from '../core/errors.js';
 import { optional, toFloat32, toInt32, toMask, type Mask } from './inputs.js';
 
-export type PolicyLossKind = 'token_clip' | 'gspo' | 'gspo_token' | 'sft';
+export type PolicyLossKind = 'token_clip' | 'gspo' | 'gspo_token' | 'cispo' | 'sft';
 export type LossAggregation = 'token-mean' | 'seq-mean-token-mean' | 'seq-mean-token-sum' | 'seq-mean-token-sum-norm';
 export type KlEstimator = 'k1' | 'k2' | 'k3';
 
 export interface PolicyLossConfig {
   /** Default 'token_clip'. */
   loss?: PolicyLossKind;
-  /** The ratio is clipped below at 1 - epsLow. Default 0.2 (GSPO: 3e-4). */
+  /** The ratio is clipped below at 1 - epsLow. Default 0.2 (GSPO: 3e-4; CISPO: 1, no lower bound). */
   epsLow?: number;
-  /** The ratio is clipped above at 1 + epsHigh. Default 0.2 (GSPO: 4e-4; DAPO uses 0.28). */
+  /** The ratio is clipped above at 1 + epsHigh. Default 0.2 (GSPO: 4e-4; DAPO uses 0.28; CISPO: 3, a cap of 4). */
   epsHigh?: number;
   /** Dual-clip constant c > 1 (token_clip only; 3 is usual): for A < 0 the loss is at most -A * c. Default off. */
   dualClip?: number;
@@ -70,7 +70,7 @@ export interface PolicyLossMetrics {
   policy_loss: number;
   /** The aggregated KL estimate (before beta); 0 without refLogprobs. */
   kl: number;
-  /** Fraction of loss tokens whose term was clipped (low + high + dual): they get no gradient. */
+  /** Fraction of loss tokens whose term was clipped (low + high + dual): they get no gradient (CISPO: their weight was clipped, the gradient stays). */
   clip_frac: number;
   clip_frac_low: number;
   clip_frac_high: number;
@@ -115,17 +115,24 @@ export interface PolicyLossArgs {
   returnGrad: boolean;
 }
 
-const LOSSES: readonly PolicyLossKind[] = ['token_clip', 'gspo', 'gspo_token', 'sft'];
+const LOSSES: readonly PolicyLossKind[] = ['token_clip', 'gspo', 'gspo_token', 'cispo', 'sft'];
 const AGGREGATIONS: readonly LossAggregation[] = ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum', 'seq-mean-token-sum-norm'];
 const ESTIMATORS: readonly KlEstimator[] = ['k1', 'k2', 'k3'];
+
+/**
+ * CISPO's default clip: 1 - 1 = 0 below (MiniMax-M1 sets no lower bound on the weight) and
+ * 1 + 3 = 4 above (Tinker's default clip_high_threshold).
+ */
+export const CISPO_EPS = { low: 1, high: 3 } as const;
 
 /** The defaults of each loss (ALGORITHMS.md sections 3 and 4). */
 export function lossDefaults(loss: PolicyLossKind): ResolvedLossConfig {
   const gspo = loss === 'gspo' || loss === 'gspo_token';
+  const cispo = loss === 'cispo';
   return {
     loss,
-    epsLow: gspo ? 3e-4 : 0.2,
-    epsHigh: gspo ? 4e-4 : 0.2,
+    epsLow: gspo ? 3e-4 : cispo ? CISPO_EPS.low : 0.2,
+    epsHigh: gspo ? 4e-4 : cispo ? CISPO_EPS.high : 0.2,
     aggregation: gspo ? 'seq-mean-token-mean' : 'token-mean',
     beta: 0,
     klEstimator: 'k3',

@@ -7,7 +7,7 @@ import { policyLossArgs, type PolicyLossOptions, type PolicyLossResult } from '.
 
 /**
  * The loss of a batch of sequences (ALGORITHMS.md section 3): clipped token surrogate,
- * GSPO, GSPO-token or SFT, plus beta * KL to a reference, aggregated in one of four modes.
+ * GSPO, GSPO-token, CISPO or SFT, plus beta * KL to a reference, aggregated in one of four modes.
  * A fully masked sequence contributes nothing; a batch without loss tokens gives loss 0.
  */
 export function computePolicyLoss(options: PolicyLossOptions): PolicyLossResult {

@@ -21,6 +21,11 @@ export interface GaeOptions {
   lambda?: number;
   /** Whiten advantages over masked positions (returns are computed before). Default false. */
   whiten?: boolean;
+  /**
+   * Buffers to write the result into instead of allocating new arrays: two Float32Arrays of
+   * the rewards' length that share no memory with the inputs. The result returns them.
+   */
+  out?: GaeResult;
 }
 
 export interface GaeResult {
@@ -45,6 +50,11 @@ export interface GroupAdvantageOptions {
   scale?: Scale;
   /** Added to the std before dividing. Default 1e-4. */
   eps?: number;
+  /**
+   * A buffer to write the advantages into instead of allocating a new array: a
+   * Float32Array of the rewards' length that shares no memory with the inputs. Returned.
+   */
+  out?: Float32Array;
 }
 
 export const GAE_DEFAULTS = { gamma: 1.0, lambda: 0.95, whiten: false } as const;

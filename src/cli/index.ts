@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { StatesetError } from '../core/errors.js';
 import { registerConvertModel } from './convert-model.js';
 import { registerDemo } from './demo.js';
+import { registerExport } from './export.js';
 import { registerMakeTinyModel } from './make-tiny-model.js';
 import { registerTrain } from './train.js';
 import { registerEval } from './eval.js';
@@ -21,6 +22,7 @@ export async function main(argv: string[]): Promise<number> {
     });
   registerMakeTinyModel(program);
   registerConvertModel(program);
+  registerExport(program);
   registerTrain(program);
   registerEval(program);
   registerChat(program);

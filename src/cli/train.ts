@@ -12,7 +12,6 @@ import { readRunConfig } from '../train/run-folder.js';
 import { createAgent, createEnvironment, createRewards, loadItems, loadRunConfig, parseRunConfig, trackingOptions, type RunConfig } from '../train/run-config.js';
 import { train } from '../train/trainer.js';
 import { applyOverrides } from '../config/overrides.js';
-import { registerTypeScriptModules } from './typescript-modules.js';
 
 interface TrainFlags {
   config?: string;
@@ -40,7 +39,6 @@ export function registerTrain(program: Command): void {
     .action(async (flags: TrainFlags) => {
       const { config, baseDir, raw } = configOrExit(flags);
       const out = resolve(flags.resume ?? flags.out ?? config.out ?? fail('give the run folder with --out DIR (or `out:` in the config)'));
-      await registerTypeScriptModules();
       const agent = await createAgent(config, baseDir);
       const needsRollouts = !(config.trainer.algorithm === 'sft' && config.dataset);
       const stop = new AbortController();

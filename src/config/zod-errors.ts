@@ -3,6 +3,7 @@
  * what was wrong in the user's terms, e.g.
  *
  *   trainer.learningRate: expected a positive number, got "fast"
+ *   trainer.generation.max_new_tokens: unknown key, did you mean "maxNewTokens"? (known keys: ...)
  *
  * Paths are dotted (list items by index, `rewards.0.weight`), the form `--set` accepts.
  */
@@ -24,6 +25,10 @@ interface Def {
   getter?: () => z.ZodType;
   entries?: Record<string, unknown>;
   values?: unknown[];
+  /** The field of a discriminated union that picks the branch. */
+  discriminator?: string;
+  /** Set when the schema was given its own error message. */
+  error?: unknown;
   checks?: { _zod: { def: { check: string; value?: number; inclusive?: boolean; format?: string } } }[];
 }
 
@@ -43,10 +48,15 @@ function unwrap(schema: z.ZodType | undefined): z.ZodType | undefined {
   return current;
 }
 
-/** The schema that validates the value at `path`, when it can be found without guessing. */
-function schemaAt(root: z.ZodType | undefined, path: readonly Key[]): z.ZodType | undefined {
+/**
+ * The schema that validates the value at `path`, when it can be found without guessing.
+ * `input` (the whole validated value) picks the branch of a union (see branchFor).
+ */
+function schemaAt(root: z.ZodType | undefined, path: readonly Key[], input?: unknown): z.ZodType | undefined {
   let schema = unwrap(root);
+  let value = input;
   for (const key of path) {
+    schema = unwrap(branchFor(schema, value, key));
     if (!schema) return undefined;
     const def = defOf(schema);
     if (def.type === 'object') schema = def.shape?.[String(key)];
@@ -55,8 +65,36 @@ function schemaAt(root: z.ZodType | undefined, path: readonly Key[]): z.ZodType 
     else if (def.type === 'tuple') schema = def.items?.[Number(key)];
     else return undefined;
     schema = unwrap(schema);
+    value = isRecord(value) ? value[key as string] : undefined;
   }
-  return schema;
+  return unwrap(branchFor(schema, value));
+}
+
+/**
+ * The branch of a union that validates `value`: the one whose discriminator accepts the
+ * value's; else, for an object value, the object branch that knows `key` (the next path
+ * step) or shares the most keys with it. `schema` itself when no branch stands out.
+ */
+function branchFor(schema: z.ZodType | undefined, value: unknown, key?: Key): z.ZodType | undefined {
+  if (!schema || defOf(schema).type !== 'union') return schema;
+  const def = defOf(schema);
+  const options = (def.options ?? []).map((o) => unwrap(o)!).filter(Boolean);
+  if (def.discriminator !== undefined) {
+    const field = isRecord(value) ? value[def.discriminator] : undefined;
+    return options.find((o) => defOf(o).shape?.[def.discriminator!]?.safeParse(field).success) ?? schema;
+  }
+  if (!isRecord(value) || Array.isArray(value)) return schema;
+  const score = (o: z.ZodType) => {
+    const shape = defOf(o).shape ?? {};
+    return (key !== undefined && String(key) in shape ? 1000 : 0) + Object.keys(value).filter((k) => k in shape).length;
+  };
+  const ranked = options.filter((o) => defOf(o).type === 'object').map((o) => ({ o, score: score(o) })).sort((a, b) => b.score - a.score);
+  const [best, next] = ranked;
+  return best && best.score > 0 && best.score !== next?.score ? best.o : schema;
+}
+
+function isRecord(x: unknown): x is Record<Key, unknown> {
+  return typeof x === 'object' && x !== null;
 }
 
 const quoteAll = (values: readonly unknown[]) => values.map((v) => JSON.stringify(v)).join(', ');
@@ -138,13 +176,13 @@ function bound(issue: Extract<Issue, { code: 'too_small' | 'too_big' }>, integer
   return numberPhrase(integer, { op: small ? (inclusive ? '>=' : '>') : inclusive ? '<=' : '<', limit });
 }
 
-function expectation(issue: Issue, schema: z.ZodType | undefined): string | undefined {
+function expectation(issue: Issue, schema: z.ZodType | undefined, input: unknown): string | undefined {
   switch (issue.code) {
     case 'invalid_type':
-      return describeSchema(schemaAt(schema, issue.path)) ?? TYPE_NAMES[issue.expected] ?? issue.expected;
+      return describeSchema(schemaAt(schema, issue.path, input)) ?? TYPE_NAMES[issue.expected] ?? issue.expected;
     case 'too_small':
     case 'too_big':
-      return bound(issue, isInteger(schemaAt(schema, issue.path)));
+      return bound(issue, isInteger(schemaAt(schema, issue.path, input)));
     case 'invalid_value':
       return issue.values.length === 1 ? JSON.stringify(issue.values[0]) : `one of ${quoteAll(issue.values)}`;
     case 'invalid_format':
@@ -152,9 +190,12 @@ function expectation(issue: Issue, schema: z.ZodType | undefined): string | unde
     case 'not_multiple_of':
       return `a multiple of ${issue.divisor}`;
     case 'invalid_union': {
-      const union = schemaAt(schema, issue.path);
+      // A discriminated union whose discriminator matched no branch: the values it takes.
+      const discriminated = (issue as { options?: unknown[] }).options;
+      if (discriminated) return `one of ${quoteAll(discriminated.filter((o) => o !== undefined && o !== null))}`;
+      const union = schemaAt(schema, issue.path, input);
       const branches = union ? defOf(union).options : undefined;
-      const options = issue.errors.map((branch, i) => (branch.length === 1 && branch[0].path.length === 0 ? expectation(branch[0], branches?.[i]) : undefined));
+      const options = issue.errors.map((branch, i) => (branch.length === 1 && branch[0].path.length === 0 ? expectation(branch[0], branches?.[i], undefined) : undefined));
       return options.every((o) => o !== undefined) ? [...new Set(options)].join(' or ') : undefined;
     }
     default:
@@ -162,18 +203,54 @@ function expectation(issue: Issue, schema: z.ZodType | undefined): string | unde
   }
 }
 
-function describeIssue(issue: Issue, input: unknown, schema: z.ZodType | undefined): string {
-  const where = formatPath(issue.path);
-  if (issue.code === 'unrecognized_keys') {
-    const shape = schemaAt(schema, issue.path);
-    const known = shape && defOf(shape).type === 'object' ? Object.keys(defOf(shape).shape ?? {}) : [];
-    const plural = issue.keys.length > 1 ? 'keys' : 'key';
-    const hint = known.length ? ` (known keys: ${known.join(', ')})` : '';
-    return `${where}: unknown ${plural} ${quoteAll(issue.keys)}${hint}`;
+/** One line per unknown key: its full path, the closest known key, and every known key. */
+function describeUnknownKeys(issue: Extract<Issue, { code: 'unrecognized_keys' }>, input: unknown, schema: z.ZodType | undefined): string[] {
+  const shape = schemaAt(schema, issue.path, input);
+  const known = shape && defOf(shape).type === 'object' ? Object.keys(defOf(shape).shape ?? {}) : [];
+  return issue.keys.map((key) => {
+    const closest = closestKey(key, known);
+    const suggestion = closest ? `, did you mean ${JSON.stringify(closest)}?` : '';
+    const list = known.length ? ` (known keys: ${known.join(', ')})` : '';
+    return `${formatPath([...issue.path, key])}: unknown key${suggestion}${list}`;
+  });
+}
+
+/** Keys compare without case, `_` or `-`, so max_new_tokens finds maxNewTokens. */
+const normalizeKey = (key: string) => key.toLowerCase().replace(/[_-]/g, '');
+
+/** The known key nearest to `key` by edit distance, when it is near enough to be a misspelling. */
+export function closestKey(key: string, known: readonly string[]): string | undefined {
+  const target = normalizeKey(key);
+  let best: { key: string; distance: number } | undefined;
+  for (const candidate of known) {
+    const distance = editDistance(target, normalizeKey(candidate));
+    if (!best || distance < best.distance) best = { key: candidate, distance };
   }
-  const expected = expectation(issue, schema);
-  if (expected === undefined) return `${where}: ${issue.message}`;
-  return `${where}: expected ${expected}, got ${describeValue(valueAt(input, issue.path))}`;
+  const allowed = Math.max(1, Math.floor(target.length / 3));
+  return best && best.distance <= allowed ? best.key : undefined;
+}
+
+/** Edit distance in which swapping two neighbouring letters counts as one edit (optimal string alignment). */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
+}
+
+function describeIssue(issue: Issue, input: unknown, schema: z.ZodType | undefined): string[] {
+  if (issue.code === 'unrecognized_keys') return describeUnknownKeys(issue, input, schema);
+  const where = formatPath(issue.path);
+  // A schema given its own message (e.g. "give either name or module") says it best.
+  const own = schemaAt(schema, issue.path, input);
+  if (own && defOf(own).error !== undefined) return [`${where}: ${issue.message}`];
+  const expected = expectation(issue, schema, input);
+  if (expected === undefined) return [`${where}: ${issue.message}`];
+  return [`${where}: expected ${expected}, got ${describeValue(valueAt(input, issue.path))}`];
 }
 
 /**
@@ -181,5 +258,5 @@ function describeIssue(issue: Issue, input: unknown, schema: z.ZodType | undefin
  * is optional and refines what was expected ("a positive number" rather than "a number").
  */
 export function describeZodIssues(error: z.ZodError, input: unknown, schema?: z.ZodType): string[] {
-  return error.issues.map((issue) => describeIssue(issue, input, schema));
+  return error.issues.flatMap((issue) => describeIssue(issue, input, schema));
 }

@@ -19,7 +19,12 @@ export interface Turn {
   /** The environment's answer: the user's next message or tool results (empty at the end). */
   replies: Message[];
   toolCalls: ToolCallRecord[];
-  finishReason: 'stop' | 'length';
+  /**
+   * 'stop': the policy sampled a stop token; 'length': it reached maxNewTokens; 'context':
+   * it reached the end of the model's context (or the episode's token budget), which ends
+   * the episode. Turns cut by 'context' are left out of the loss (their tokens get mask 0).
+   */
+  finishReason: 'stop' | 'length' | 'context';
   /** Where the turn's sampled ids lie in the trajectory's tokens: [start, end). */
   start: number;
   end: number;
@@ -32,7 +37,7 @@ export interface Episode<Scenario = unknown> {
   /** The whole conversation, system prompt and tool messages included. */
   messages: Message[];
   turns: Turn[];
-  /** Why the episode ended: max_turns, user_done, stop_condition, context_limit, ... */
+  /** Why the episode ended: max_turns, user_done, stop_condition, context (no room left in the model's context), ... */
   doneReason: string;
 }
 

@@ -26,7 +26,19 @@ export type ErrorCode =
   | 'ERR_CONFIG_FILE'
   | 'ERR_MODULE_LOAD'
   | 'ERR_CHECKPOINT_WRITE'
-  | 'ERR_TRACKER';
+  | 'ERR_TRACKER'
+  | 'ERR_BACKEND'
+  | 'ERR_BACKEND_REQUEST'
+  | 'ERR_BACKEND_TIMEOUT'
+  | 'ERR_BACKEND_UNREACHABLE'
+  | 'ERR_BACKEND_AUTH'
+  // Models from the HuggingFace Hub (src/io/hub)
+  | 'ERR_HUB_NOT_FOUND'
+  | 'ERR_HUB_GATED'
+  | 'ERR_HUB_NO_WEIGHTS'
+  | 'ERR_HUB_DISK_FULL'
+  | 'ERR_HUB_OFFLINE'
+  | 'ERR_HUB_DOWNLOAD';
 
 export class StatesetError extends Error {
   readonly code: ErrorCode;

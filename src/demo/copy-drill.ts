@@ -9,7 +9,7 @@
  * ids it had memorized), while 600 drill steps of a few dozen tokens, about 3 minutes on
  * one core, gave it the mechanism, and the SFT that followed used it.
  */
-import type { Model } from '../model/model.js';
+import type { ComputeBackend } from '../backends/compute-backend.js';
 import { random } from '../train/seeds.js';
 
 export interface CopyDrill {
@@ -26,7 +26,7 @@ export interface CopyDrill {
 const FILLER_TOKENS = 30;
 
 /** Trains `model` on copy drills around `filler` texts; returns the last step's loss. */
-export async function runCopyDrills(model: Model, drill: CopyDrill, filler: string[], seed: number, progress: (step: number, loss: number) => void): Promise<number> {
+export async function runCopyDrills(model: ComputeBackend, drill: CopyDrill, filler: string[], seed: number, progress: (step: number, loss: number) => void): Promise<number> {
   const next = random(seed);
   const stretch = () => Array.from(model.tokenize(' ' + filler[Math.floor(next() * filler.length)])).slice(0, Math.floor(next() * FILLER_TOKENS));
   let loss = NaN;

@@ -6,7 +6,7 @@
  */
 import type { Agent } from '../agent/agent.js';
 import type { Trajectory } from '../core/episode.js';
-import type { Model } from '../model/model.js';
+import type { ComputeBackend } from '../backends/compute-backend.js';
 import { evaluate } from '../train/evaluate.js';
 import { demoReward, replyMetrics, type ReplyMetrics } from './metrics.js';
 import { demoEnvironment, type DemoScenario } from './scenarios.js';
@@ -38,7 +38,7 @@ export async function evaluateDemo(agent: Agent, scenarios: DemoScenario[], opti
  * KL(policy || base) per token, on conversations sampled from the policy at temperature 1
  * (their rollout log-probs are the policy's).
  */
-export async function klToBase(base: Model, conversations: Trajectory[]): Promise<number> {
+export async function klToBase(base: Pick<ComputeBackend, 'score'>, conversations: Trajectory[]): Promise<number> {
   const scored = await base.score(
     conversations.map((c) => c.tokens),
     { start: 1 },

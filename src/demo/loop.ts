@@ -8,7 +8,9 @@
 import type { Agent } from '../agent/agent.js';
 import type { Trajectory } from '../core/episode.js';
 import { StatesetError } from '../core/errors.js';
-import type { Model } from '../model/model.js';
+import type { ComputeBackend } from '../backends/compute-backend.js';
+import type { ModelSource } from '../io/hub/resolve.js';
+import { loadModel } from '../model/model.js';
 import { train, type TrainOptions } from '../train/trainer.js';
 import { klToBase } from './evaluate.js';
 import type { DemoSample } from './report.js';
@@ -24,7 +26,7 @@ export interface Measurement<E> {
 export interface MeasuredTrainingOptions<S, E extends { conversations: Trajectory<S>[] }> {
   agent: Agent;
   /** The model the KL is measured against (the untrained one). */
-  base: Model;
+  base: Pick<ComputeBackend, 'score'>;
   /** Held-out evaluation every this many steps, and after the last. */
   evalEvery: number;
   /** Evaluates the agent as it is now. */
@@ -33,6 +35,12 @@ export interface MeasuredTrainingOptions<S, E extends { conversations: Trajector
   measured?(measurement: Measurement<E>): void;
   /** The training run; the callbacks are the loop's. */
   train: Omit<TrainOptions<S>, 'agent' | 'callbacks'> & { config: { steps: number } };
+}
+
+/** The untrained model the KL is measured against: the backend's own reference copy, or the model loaded again. */
+export async function baseOf(agent: Agent, path: string, source: ModelSource = {}): Promise<Pick<ComputeBackend, 'score'>> {
+  const policy = agent.policy as ComputeBackend;
+  return policy.reference ? await policy.reference() : await loadModel(path, source);
 }
 
 /** Evaluations at step 0, every `evalEvery` steps and at the last step, in order. */

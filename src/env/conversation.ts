@@ -9,7 +9,7 @@ import type { Message, ToolCall } from '../core/messages.js';
 import { positiveInteger } from '../core/validate.js';
 import type { ToolCallRecord } from '../core/episode.js';
 import type { Environment, EnvironmentStart, EnvironmentStep } from './environment.js';
-import type { ConversationScenario } from './scenario.js';
+import { parseConversationScenario, type ConversationScenario } from './scenario.js';
 import { describeTool, runToolCall, type Tool } from './tools.js';
 import { scriptedUser, type UserSimulator } from './users.js';
 
@@ -50,7 +50,8 @@ export interface ConversationEnvironmentOptions {
 
 export class ConversationEnvironment implements Environment<ConversationScenario, ConversationState> {
   private readonly user: UserSimulator;
-  private readonly maxTurns: number;
+  /** Replies to the user an episode has at most. */
+  readonly maxTurns: number;
   private readonly tools: ReadonlyMap<string, Tool>;
   private readonly toolCallFormat: ToolCallFormat;
   private readonly maxToolCallsPerTurn: number;
@@ -64,6 +65,11 @@ export class ConversationEnvironment implements Environment<ConversationScenario
     if (this.tools.size !== (options.tools ?? []).length) {
       throw new StatesetError('ERR_INVALID_TOOL', 'two tools share a name: give each tool a unique name.');
     }
+  }
+
+  /** The scenario's fields are those of a ConversationScenario, and the user can play it. */
+  checkScenario(scenario: unknown, where: string): void {
+    this.user.checkScenario?.(parseConversationScenario(scenario, where), where);
   }
 
   async reset(scenario: ConversationScenario): Promise<EnvironmentStart<ConversationState>> {

@@ -33,4 +33,12 @@ export interface EnvironmentStep<State> {
 export interface Environment<Scenario = unknown, State = unknown> {
   reset(scenario: Scenario): Promise<EnvironmentStart<State>>;
   step(state: State, assistant: Message): Promise<EnvironmentStep<State>>;
+  /**
+   * Throws (ERR_INVALID_CONFIG, naming `where`, e.g. "scenarios.3") when `scenario` could not
+   * run here. The trainer checks every scenario with it before a run writes anything, so a
+   * bad scenario is not found only when a rollout reaches it.
+   */
+  checkScenario?(scenario: unknown, where: string): void;
+  /** Assistant turns an episode has at most, when the environment caps them (the trainer's default Dr. GRPO L_max is maxNewTokens times this). */
+  readonly maxTurns?: number;
 }

@@ -1,4 +1,6 @@
 /** A conversation scenario: who the user is, what they want, and optionally their lines. */
+import { z } from 'zod';
+import { parseWith } from '../core/validate.js';
 
 export interface ConversationScenario {
   id?: string;
@@ -12,4 +14,19 @@ export interface ConversationScenario {
   systemPrompt?: string;
   /** Anything reward functions need (a reference answer, labels). */
   metadata?: Record<string, unknown>;
+}
+
+/** Strict: a misspelt field (`userTurn`) is an error, not a scenario without it. Your own fields go in `metadata`. */
+export const conversationScenarioSchema = z.strictObject({
+  id: z.string().optional(),
+  persona: z.string().optional(),
+  context: z.string().optional(),
+  userTurns: z.array(z.string()).optional(),
+  systemPrompt: z.string().optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** `scenario` checked against the fields a ConversationScenario has; ERR_INVALID_CONFIG names `where`. */
+export function parseConversationScenario(scenario: unknown, where: string): ConversationScenario {
+  return parseWith(conversationScenarioSchema, scenario, 'ERR_INVALID_CONFIG', where);
 }

@@ -4,6 +4,7 @@
  * scenario's persona (a local agent or an OpenAI-compatible endpoint).
  */
 import type { ChatBackend } from '../agent/chat-backend.js';
+import { StatesetError } from '../core/errors.js';
 import type { Message } from '../core/messages.js';
 import type { ConversationScenario } from './scenario.js';
 
@@ -18,6 +19,8 @@ export interface UserTurnContext {
 export interface UserSimulator {
   /** The user's next message, or null when the user has nothing more to say. */
   nextMessage(context: UserTurnContext): Promise<string | null>;
+  /** Throws ERR_INVALID_CONFIG, naming `where`, when this user cannot play `scenario`. */
+  checkScenario?(scenario: ConversationScenario, where: string): void;
 }
 
 /** Speaks the scenario's `userTurns` in order, then ends the conversation. */
@@ -25,6 +28,11 @@ export function scriptedUser(): UserSimulator {
   return {
     async nextMessage({ scenario, turn }) {
       return scenario.userTurns?.[turn] ?? null;
+    },
+    checkScenario(scenario, where) {
+      if (!scenario.userTurns?.length) {
+        throw new StatesetError('ERR_INVALID_CONFIG', `${where}${scenario.id ? ` (id ${scenario.id})` : ''} has no userTurns: the scripted user speaks them in order; give at least its first line, or use a simulated user.`);
+      }
     },
   };
 }

@@ -4,16 +4,21 @@
  * a HuggingFace folder. Generation, scoring, loading and saving run on native threads,
  * off the event loop.
  */
+import type { ComputeBackend } from '../backends/compute-backend.js';
 import { fail } from '../core/errors.js';
 import { callNative, callNativeAsync, native, type NativeModel } from '../native.js';
 import type { ModelInfo } from '../io/types.js';
 import { resolve } from 'node:path';
 import { adapterBase } from './adapter-folder.js';
+import { resolveModelPath } from '../io/hub/resolve.js';
+import { Critic } from './critic.js';
 import { generateOptions, scoreOptions, tokenArrays } from './options.js';
 import { nativeLoraOptions, nativeTrainBatch, nativeTrainConfig, type TrainBatch, type TrainStepConfig, type TrainStepMetrics } from './train.js';
 import type { Completion, GenerateOptions, LoadModelOptions, ModelConfig, ScoreOptions, ScoreResult } from './types.js';
 
-export class Model {
+/** The native compute backend: the in-process Rust engine. */
+export class Model implements ComputeBackend {
+  readonly kind = 'native';
   readonly config: ModelConfig;
   /** The absolute path the base weights were loaded from (undefined for a random model). */
   readonly source?: string;
@@ -23,13 +28,22 @@ export class Model {
   constructor(handle: NativeModel, source?: string) {
     this.#native = handle;
     this.source = source;
-    this.config = toConfig(callNative(() => handle.config()));
+    this.config = modelConfigOf(callNative(() => handle.config()));
   }
 
   /** Text to token ids. Special-token strings in the text (e.g. `<|im_end|>`) become their ids. */
   tokenize(text: string): Int32Array {
     if (typeof text !== 'string') fail('ERR_INVALID_ARGUMENT', `tokenize takes a string, got ${typeof text}`);
     return callNative(() => this.#native.tokenize(text));
+  }
+
+  /**
+   * `tokenize` on a worker thread: the event loop stays free meanwhile (a BPE tokenizer
+   * takes about 1.5 s per MiB of text), e.g. for the other requests a server is handling.
+   */
+  async tokenizeAsync(text: string): Promise<Int32Array> {
+    if (typeof text !== 'string') fail('ERR_INVALID_ARGUMENT', `tokenize takes a string, got ${typeof text}`);
+    return callNativeAsync(() => this.#native.tokenizeAsync(text));
   }
 
   /** Token ids to text, special tokens included. */
@@ -41,7 +55,7 @@ export class Model {
   /** Samples a completion of every prompt, all prompts in one batch. */
   async generate(prompts: Int32Array[], options: GenerateOptions): Promise<Completion[]> {
     const arrays = tokenArrays('prompts', prompts);
-    const native = generateOptions(options, this.config.generation);
+    const native = generateOptions(options, this.config.generation, arrays.length);
     const out = await callNativeAsync(() => this.#native.generate(arrays, native));
     return out.map((c) => ({ tokens: c.tokens, logprobs: c.logprobs, finishReason: c.finishReason as Completion['finishReason'] }));
   }
@@ -64,6 +78,17 @@ export class Model {
     const args = [nativeTrainBatch(batch), nativeTrainConfig(config)] as const;
     const { policy, ...step } = await callNativeAsync(() => this.#native.trainStep(...args));
     return { ...policy, ...step };
+  }
+
+  /**
+   * A critic (value head on a decoder) starting from this model's current weights: a
+   * trainable copy, or, when this model trains LoRA, new adapters on this model's own
+   * frozen base. `seed` decides the head's (and adapters') initial values.
+   */
+  async createCritic(options: { seed?: number } = {}): Promise<Critic> {
+    const seed = options.seed ?? 0;
+    if (!(Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32)) fail('ERR_INVALID_PARAMETER', `seed must be a 32-bit unsigned integer, got ${seed}`);
+    return new Critic(await callNativeAsync(() => this.#native.createCritic(seed)));
   }
 
   /** Writes the model (current weights, LoRA adapters merged) as a HuggingFace folder. */
@@ -107,10 +132,14 @@ function threadsOf(options: LoadModelOptions | undefined): number | undefined {
   return threads;
 }
 
-/** Loads a HuggingFace model folder or a GGUF file. */
-export async function loadModel(path: string, options?: LoadModelOptions): Promise<Model> {
-  if (typeof path !== 'string' || path === '') fail('ERR_INVALID_ARGUMENT', 'loadModel needs the path of a model folder or .gguf file');
+/**
+ * Loads a HuggingFace model folder, a GGUF file, or a Hub model id (`owner/name`, downloaded
+ * into the Hub cache on first use; `revision` and `ggufFile` pick what to download).
+ */
+export async function loadModel(model: string, options?: LoadModelOptions): Promise<Model> {
+  if (typeof model !== 'string' || model === '') fail('ERR_INVALID_ARGUMENT', 'loadModel needs a model folder, a .gguf file or a Hub model id (owner/name)');
   const threads = threadsOf(options);
+  const path = await resolveModelPath(model, { revision: options?.revision, ggufFile: options?.ggufFile });
   const base = adapterBase(path);
   if (base !== undefined && options?.lora !== undefined) fail('ERR_INVALID_ARGUMENT', `${path} is a LoRA adapter already; load it without a lora option.`);
   const lora = nativeLoraOptions(base === undefined ? options?.lora : { adapter: path });
@@ -131,7 +160,8 @@ export async function randomModel(config: Record<string, unknown>, options?: Loa
   return new Model(await callNativeAsync(() => native.randomModel(JSON.stringify(config), seed, threads, lora)));
 }
 
-function toConfig(info: ModelInfo): ModelConfig {
+/** A model's config as the engine reports it, in the shape agents and backends use. */
+export function modelConfigOf(info: ModelInfo): ModelConfig {
   return {
     ...info.config,
     bosToken: info.bos?.text,

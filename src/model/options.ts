@@ -31,7 +31,7 @@ export function tokenArrays(name: string, value: unknown): Int32Array[] {
   });
 }
 
-export function generateOptions(options: GenerateOptions | undefined, defaults: GenerationDefaults): NativeGenerateOptions {
+export function generateOptions(options: GenerateOptions | undefined, defaults: GenerationDefaults, prompts: number): NativeGenerateOptions {
   if (options === null || typeof options !== 'object') {
     fail('ERR_INVALID_ARGUMENT', 'generate needs an options object, at least { maxNewTokens }');
   }
@@ -52,7 +52,16 @@ export function generateOptions(options: GenerateOptions | undefined, defaults: 
     repetitionPenalty: number('repetitionPenalty', options.repetitionPenalty, 1e-3, 1e3, defaults.repetitionPenalty ?? 1),
     stopTokenIds: stop,
     seed: integer('seed', options.seed, 0, Number.MAX_SAFE_INTEGER, 0),
+    ...(options.seeds === undefined ? {} : { seeds: rowSeeds(options.seeds, prompts) }),
   };
+}
+
+/** One seed per prompt, each an integer in [0, 2^53). */
+function rowSeeds(seeds: unknown, prompts: number): number[] {
+  if (!Array.isArray(seeds) || seeds.length !== prompts) {
+    fail('ERR_INVALID_PARAMETER', `seeds must be an array of one seed per prompt (${prompts}), got ${Array.isArray(seeds) ? `${seeds.length} seeds` : typeof seeds}`);
+  }
+  return seeds.map((seed, i) => integer(`seeds[${i}]`, seed ?? NaN, 0, Number.MAX_SAFE_INTEGER, 0));
 }
 
 export function scoreOptions(options: ScoreOptions | undefined): NativeScoreOptions {

@@ -52,7 +52,7 @@ export interface TrainStepMetrics extends PolicyLossMetrics {
   /** Global gradient norm before clipping (NaN on a skipped step). */
   grad_norm: number;
   lr: number;
-  /** The loss or gradient was not finite: the weights were left unchanged. */
+  /** The log-probs, the loss or the gradient were not finite: the weights were left unchanged. */
   skipped: boolean;
   /** Steps skipped so far. */
   skipped_steps: number;
@@ -60,7 +60,8 @@ export interface TrainStepMetrics extends PolicyLossMetrics {
   step: number;
 }
 
-function arrays<T>(name: string, value: unknown, convert: (name: string, v: unknown) => T): T[] {
+/** One typed array per sequence, each converted (and checked) by `convert`. */
+export function arrays<T>(name: string, value: unknown, convert: (name: string, v: unknown) => T): T[] {
   if (!Array.isArray(value)) fail('ERR_INVALID_ARGUMENT', `${name} must be an array with one typed array per sequence`);
   return value.map((v, i) => convert(`${name}[${i}]`, v));
 }
@@ -84,28 +85,44 @@ export function nativeTrainBatch(batch: TrainBatch): NativeTrainBatch {
   };
 }
 
-function positive(name: string, value: unknown, integer = false): number {
+export function positive(name: string, value: unknown, integer = false): number {
   if (!(typeof value === 'number' && value > 0 && Number.isFinite(value) && (!integer || Number.isInteger(value)))) {
     fail('ERR_INVALID_PARAMETER', `${name} must be a positive ${integer ? 'integer' : 'number'}, got ${String(value)}`);
   }
   return value;
 }
 
-export function nativeTrainConfig(config: TrainStepConfig): NativeTrainConfig {
-  if (config === null || typeof config !== 'object') fail('ERR_INVALID_ARGUMENT', 'trainStep needs a config with at least { learningRate }');
+type OptimizerOptions = Pick<
+  TrainStepConfig,
+  'learningRate' | 'microBatchSize' | 'maxGradNorm' | 'weightDecay' | 'adamBetas' | 'adamEps' | 'activationCheckpointing'
+>;
+
+/**
+ * The optimizer settings the policy's and the critic's steps share, checked and with their
+ * defaults; `method` names the call in the error for a missing config.
+ */
+export function optimizerSettings(config: OptimizerOptions, method: string) {
+  if (config === null || typeof config !== 'object') fail('ERR_INVALID_ARGUMENT', `${method} needs a config with at least { learningRate }`);
   if (typeof config.learningRate !== 'number') fail('ERR_INVALID_PARAMETER', `learningRate must be a number, got ${typeof config.learningRate}`);
   const [beta1, beta2] = config.adamBetas ?? [0.9, 0.999];
   return {
-    loss: resolveLossConfig(config),
     learningRate: config.learningRate,
     microBatchSize: positive('microBatchSize', config.microBatchSize ?? 8, true),
     maxGradNorm: positive('maxGradNorm', config.maxGradNorm ?? 1.0),
-    temperature: positive('temperature', config.temperature ?? 1),
     weightDecay: config.weightDecay ?? 0.01,
     beta1,
     beta2,
     eps: config.adamEps ?? 1e-8,
     activationCheckpointing: config.activationCheckpointing ?? false,
+  };
+}
+
+export function nativeTrainConfig(config: TrainStepConfig): NativeTrainConfig {
+  const settings = optimizerSettings(config, 'trainStep');
+  return {
+    ...settings,
+    loss: resolveLossConfig(config),
+    temperature: positive('temperature', config.temperature ?? 1),
   };
 }
 

@@ -2,6 +2,7 @@
 
 import type { GenerationDefaults, ModelConfigInfo } from '../io/types.js';
 import type { LoraOptions } from './train.js';
+import type { ModelSource } from '../io/hub/resolve.js';
 
 /** The model's shape, special tokens, chat template and sampling defaults. */
 export interface ModelConfig extends ModelConfigInfo {
@@ -19,7 +20,8 @@ export interface ModelConfig extends ModelConfigInfo {
   generation: GenerationDefaults;
 }
 
-export interface LoadModelOptions {
+/** `revision` and `ggufFile` pick the version and file of a Hub model id (src/io/hub). */
+export interface LoadModelOptions extends ModelSource {
   /**
    * Threads of this model's own pool, which runs its matrix products, sampling and
    * scoring (default: the process-wide pool, RAYON_NUM_THREADS). candle's elementwise
@@ -53,6 +55,12 @@ export interface GenerateOptions {
   stopTokenIds?: number[];
   /** Same seed, same prompts, same options: same tokens. Default 0. */
   seed?: number;
+  /**
+   * One seed per prompt (integers in [0, 2^53)), instead of `seed`: each prompt's tokens
+   * then depend on its own seed alone, not on the other prompts of the batch or its place
+   * among them. Rollouts give every sample its own.
+   */
+  seeds?: number[];
 }
 
 export interface Completion {

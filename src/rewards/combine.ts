@@ -1,8 +1,10 @@
 /**
  * How the scores of several reward functions become one reward per sample
  * (ALGORITHMS.md section 6). NaN is a failed score: it is skipped; a sample whose every
- * score failed gets NaN (a missing reward, left out of the advantages).
+ * score failed gets NaN (a missing reward, left out of the advantages), and so does one
+ * whose weights carry the combination past the float32 range.
  */
+import { scoreOrMissing } from './types.js';
 
 export type CombineMode = 'weighted_sum' | 'min' | 'max' | 'normalize_then_sum';
 
@@ -22,9 +24,9 @@ export function combineScores(scores: number[][], weights: number[], mode: Combi
   for (let i = 0; i < samples; i++) {
     const weighted = used.map((s, f) => weights[f] * s[i]).filter(Number.isFinite);
     if (weighted.length === 0) out[i] = NaN;
-    else if (mode === 'min') out[i] = Math.min(...weighted);
-    else if (mode === 'max') out[i] = Math.max(...weighted);
-    else out[i] = weighted.reduce((a, b) => a + b, 0);
+    else if (mode === 'min') out[i] = scoreOrMissing(Math.min(...weighted));
+    else if (mode === 'max') out[i] = scoreOrMissing(Math.max(...weighted));
+    else out[i] = scoreOrMissing(weighted.reduce((a, b) => a + b, 0));
   }
   return out;
 }

@@ -1,14 +1,17 @@
 /**
  * A composite of reward functions: runs them (concurrently, each with a timeout) over the
  * episodes of a group and their turns, and combines their scores. A function that throws,
- * returns a non-finite number or times out is counted and logged, and its score is
- * treated as missing; the run goes on.
+ * times out, or returns anything but a number a float32 holds (NaN, infinities, or a
+ * magnitude past ~3.4e38, which would become Infinity in the advantages) is counted and
+ * logged, and its score is treated as missing; the run goes on. A combined reward that
+ * would overflow float32 (the sum of an episode's rewards, an environment's reward) is
+ * missing too.
  */
 import type { Episode } from '../core/episode.js';
 import { StatesetError } from '../core/errors.js';
 import { TimeoutError, withTimeout } from '../core/timeout.js';
 import { COMBINE_MODES, combineScores, type CombineMode } from './combine.js';
-import { rewardFunction, scoreOf, type RewardContext, type RewardFunction } from './types.js';
+import { environmentReward, isRewardScore, rewardFunction, scoreOf, scoreOrMissing, type RewardContext, type RewardFunction } from './types.js';
 
 export interface WeightedReward<Scenario = unknown> {
   reward: RewardFunction<Scenario>;
@@ -52,6 +55,7 @@ export class CompositeReward<Scenario = unknown> {
   private readonly timeoutMs: number;
   private readonly log: (line: string) => void;
   private readonly counts = new Map<string, RewardCallStats>();
+  private overflowReported = false;
 
   constructor(entries: Array<RewardFunction<Scenario> | WeightedReward<Scenario>>, options: CompositeRewardOptions = {}) {
     this.entries = (entries ?? []).map(toWeighted);
@@ -95,11 +99,11 @@ export class CompositeReward<Scenario = unknown> {
 
     let offset = 0;
     const turnRewards = episodes.map((episode) => {
-      const rewards = Float32Array.from(episode.turns, (turn, k) => turnCombined[offset + k] + (turn.envReward ?? 0));
+      const rewards = Float32Array.from(episode.turns, (turn, k) => this.representable(turnCombined[offset + k] + environmentReward(turn), 'a turn reward'));
       offset += episode.turns.length;
       return rewards;
     });
-    const rewards = Float32Array.from(episodes, (_, i) => episodeCombined[i] + turnRewards[i].reduce((a, b) => a + b, 0));
+    const rewards = Float32Array.from(episodes, (_, i) => this.representable(episodeCombined[i] + turnRewards[i].reduce((a, b) => a + b, 0), 'an episode reward'));
     const scores = this.perEpisodeScores(episodes, episodeFns, episodeScores, turnFns, turnScores);
     return { episodeRewards: episodeCombined, turnRewards, rewards, scores };
   }
@@ -130,12 +134,22 @@ export class CompositeReward<Scenario = unknown> {
     stats.calls++;
     try {
       const value = scoreOf(await withTimeout(() => reward.score(target as never, context), reward.timeoutMs ?? this.timeoutMs));
-      if (typeof value === 'number' && Number.isFinite(value)) return value;
-      return this.failed(reward.name, stats, 'nan', `returned ${String(value)} instead of a finite number`);
+      if (isRewardScore(value)) return value;
+      return this.failed(reward.name, stats, 'nan', `returned ${String(value)} instead of a finite number within the float32 range (|score| <= 3.4e38)`);
     } catch (err) {
       const kind = err instanceof TimeoutError ? 'timeout' : 'error';
       return this.failed(reward.name, stats, kind, (err as Error)?.message ?? String(err));
     }
+  }
+
+  /** A sum of scores, or NaN (missing) where it overflows float32; the first overflow is logged. */
+  private representable(value: number, what: string): number {
+    const checked = scoreOrMissing(value);
+    if (Number.isNaN(checked) && !Number.isNaN(value) && !this.overflowReported) {
+      this.overflowReported = true;
+      this.log(`[stateset-agents] ${what} summed to ${value}, beyond the float32 range; that episode's reward is treated as missing. Keep rewards well within +-3.4e38.`);
+    }
+    return checked;
   }
 
   private failed(name: string, stats: RewardCallStats, kind: FailureKind, detail: string): number {

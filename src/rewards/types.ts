@@ -59,6 +59,29 @@ export function rewardFunction<F extends RewardFunction<any>>(definition: F): F 
   return definition;
 }
 
+/** The score of a reward function's return value (not yet checked: see isRewardScore). */
 export function scoreOf(value: RewardValue): number {
   return typeof value === 'number' ? value : value?.score;
+}
+
+/** The largest finite float32, about 3.4e38. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * Whether `value` is a usable score: a number that stays finite as a float32, the type
+ * rewards and advantages are computed in. NaN, infinities and magnitudes past FLOAT32_MAX
+ * (which would become Infinity there) are failed scores.
+ */
+export function isRewardScore(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(Math.fround(value));
+}
+
+/** `value` if it is a usable score, else NaN (missing): for sums and weighted combinations of scores that could overflow. */
+export function scoreOrMissing(value: unknown): number {
+  return isRewardScore(value) ? value : NaN;
+}
+
+/** A turn's reward from the environment: 0 when it gives none, NaN (missing) when it is not a usable score. */
+export function environmentReward(turn: Turn): number {
+  return turn.envReward === undefined ? 0 : scoreOrMissing(turn.envReward);
 }

@@ -3,6 +3,12 @@
  * waiting for the policy is answered by ONE batched engine call, then the environments
  * step concurrently, then the next wave. Finished episodes make room for new ones, up
  * to `concurrency` at a time. Each group is scored as soon as its last episode ends.
+ *
+ * Every sampled turn draws from its own seed, derived from (the batch's seed, scenario,
+ * member, turn), so members of a group are independent samples and a batch rolls out the
+ * same whatever the concurrency. An episode never passes the model's context (nor
+ * `maxEpisodeTokens`): its last turn gets only the positions left and, if cut there, ends
+ * the episode with reason 'context'.
  */
 import type { Agent } from '../agent/agent.js';
 import type { GenerationConfig } from '../agent/config.js';
@@ -11,6 +17,8 @@ import { StatesetError } from '../core/errors.js';
 import { positiveInteger } from '../core/validate.js';
 import type { Environment } from '../env/environment.js';
 import type { CompositeReward, GroupRewards, RewardCallStats } from '../rewards/composite.js';
+import { environmentReward, scoreOrMissing } from '../rewards/types.js';
+import { sampleSeed } from '../train/seeds.js';
 import { EpisodeRecorder } from './episode-recorder.js';
 
 export interface RolloutOptions<Scenario> {
@@ -20,9 +28,13 @@ export interface RolloutOptions<Scenario> {
   concurrency?: number;
   /** Scores episodes and turns; without it, rewards are the environment's own (or 0). */
   rewards?: CompositeReward<Scenario>;
-  /** An episode ends (context_limit) when its next turn could pass this many tokens. */
+  /**
+   * Tokens an episode may hold, below the model's own context (maxPositionEmbeddings),
+   * which always bounds it. A turn gets at most the tokens left; one cut by the bound has
+   * finish reason 'context' and ends the episode (done reason 'context').
+   */
   maxEpisodeTokens?: number;
-  /** Sampling overrides for these rollouts. */
+  /** Sampling overrides for these rollouts; `seed` is the batch's seed, every sample's own derives from it. */
   generation?: Partial<GenerationConfig>;
 }
 
@@ -32,7 +44,7 @@ export interface RolloutBatch<Scenario> {
   groupSize: number;
   stats: {
     episodes: number;
-    /** Batched engine calls made (one per wave). */
+    /** Batched engine calls made (one per wave, and one more per distinct budget of turns near the context). */
     generateCalls: number;
     sampledTokens: number;
     /** Per reward function: calls and failures so far. */
@@ -54,6 +66,9 @@ export async function collectRollouts<Scenario>(
     throw new StatesetError('ERR_INVALID_ARGUMENT', 'collectRollouts needs a non-empty array of scenarios.');
   }
 
+  const contextTokens = Math.min(maxEpisodeTokens, agent.policy.config.maxPositionEmbeddings ?? Infinity);
+  // One draw of the agent's settings (and its seed) for the whole batch, whatever the number of waves.
+  const generation = agent.generationFor(options.generation);
   const queue = scenarios.flatMap((scenario, group) => Array.from({ length: groupSize }, (_, member) => ({ scenario, group, member })));
   const finished: EpisodeRecorder<Scenario>[][] = scenarios.map(() => []);
   const scoring: Promise<Trajectory<Scenario>[]>[] = [];
@@ -64,16 +79,21 @@ export async function collectRollouts<Scenario>(
     const starting = queue.splice(0, concurrency - active.length);
     active.push(...(await Promise.all(starting.map((s) => EpisodeRecorder.start(agent, environment, s.scenario, s.group, s.member)))));
 
-    const generation = agent.generationFor(options.generation);
     for (const episode of active) {
-      if (episode.tokens.length + generation.maxNewTokens > maxEpisodeTokens) episode.end('context_limit');
+      if (episode.tokens.length >= contextTokens) episode.end('context', contextTokens);
     }
-    const waiting = active.filter((e) => !e.done);
-    if (waiting.length) {
-      const completions = await agent.generate(waiting.map((e) => e.context()), generation);
+    // Episodes near the context get fewer new tokens: one engine call per budget, so that
+    // no row's budget (nor, with its own seed, its tokens) depends on the others in the wave.
+    const waiting = byBudget(active.filter((e) => !e.done), (e) => Math.min(generation.maxNewTokens, contextTokens - e.tokens.length));
+    const turns: Array<() => Promise<void>> = [];
+    for (const [maxNewTokens, episodes] of waiting) {
+      const seeds = episodes.map((e) => sampleSeed(generation.seed, e.group, e.member, e.turns.length));
+      const completions = await agent.generate(episodes.map((e) => e.context()), { ...generation, maxNewTokens }, seeds);
       generateCalls++;
-      await Promise.all(waiting.map((e, i) => e.advance(completions[i])));
+      const cutByContext = maxNewTokens < generation.maxNewTokens;
+      turns.push(...episodes.map((e, i) => () => e.advance(completions[i], cutByContext)));
     }
+    await Promise.all(turns.map((advance) => advance()));
 
     for (const episode of active.filter((e) => e.done)) {
       const group = finished[episode.group];
@@ -100,6 +120,16 @@ export async function collectRollouts<Scenario>(
   };
 }
 
+/** The episodes by the tokens their next turn may sample, in order of first appearance. */
+function byBudget<Scenario>(episodes: EpisodeRecorder<Scenario>[], budget: (e: EpisodeRecorder<Scenario>) => number): Map<number, EpisodeRecorder<Scenario>[]> {
+  const out = new Map<number, EpisodeRecorder<Scenario>[]>();
+  for (const episode of episodes) {
+    const tokens = budget(episode);
+    out.set(tokens, [...(out.get(tokens) ?? []), episode]);
+  }
+  return out;
+}
+
 async function scoreGroup<Scenario>(group: EpisodeRecorder<Scenario>[], rewards: CompositeReward<Scenario> | undefined): Promise<Trajectory<Scenario>[]> {
   const episodes = group.map((e) => e.episode());
   const scored = rewards ? await rewards.scoreGroup(episodes) : environmentRewards(episodes);
@@ -120,11 +150,11 @@ async function scoreGroup<Scenario>(group: EpisodeRecorder<Scenario>[], rewards:
 
 /** Rewards when no reward functions are given: the environment's per-turn rewards only. */
 function environmentRewards(episodes: Episode[]): GroupRewards {
-  const turnRewards = episodes.map((e) => Float32Array.from(e.turns, (t) => t.envReward ?? 0));
+  const turnRewards = episodes.map((e) => Float32Array.from(e.turns, environmentReward));
   return {
     episodeRewards: new Float32Array(episodes.length),
     turnRewards,
-    rewards: Float32Array.from(turnRewards, (r) => r.reduce((a, b) => a + b, 0)),
+    rewards: Float32Array.from(turnRewards, (r) => scoreOrMissing(r.reduce((a, b) => a + b, 0))),
     scores: episodes.map(() => ({})),
   };
 }

@@ -19,7 +19,7 @@ export class EpisodeRecorder<Scenario> {
   readonly turns: Turn[] = [];
   messages: Message[];
   doneReason: string | undefined;
-  readonly promptLength: number;
+  promptLength: number;
 
   private constructor(
     private readonly agent: Agent,
@@ -51,20 +51,26 @@ export class EpisodeRecorder<Scenario> {
   }
 
   /**
-   * Ends the episode before its next turn (e.g. the turn would not fit the context budget).
-   * The prompt text appended for that turn is dropped: a trajectory ends at its last
-   * sampled token, as it does when the environment ends it.
+   * Ends the episode before its next turn (e.g. no room is left in the context). The
+   * prompt text appended for that turn is dropped: a trajectory ends at its last sampled
+   * token, as it does when the environment ends it. An episode without turns keeps at most
+   * `maxTokens` of its prompt, so that a prompt past the context still makes a trajectory
+   * the trainer can run (it has no loss tokens).
    */
-  end(reason: string): void {
-    const last = this.turns.at(-1);
-    if (last) {
-      for (const column of [this.tokens, this.mask, this.logprobs]) column.length = last.end;
-    }
+  end(reason: string, maxTokens = Infinity): void {
+    const keep = this.turns.at(-1)?.end ?? Math.min(this.tokens.length, maxTokens);
+    for (const column of [this.tokens, this.mask, this.logprobs]) column.length = keep;
+    this.promptLength = Math.min(this.promptLength, keep);
     this.doneReason = reason;
   }
 
-  /** Records a sampled turn, lets the environment answer, and appends the answer's tokens. */
-  async advance(completion: PolicyCompletion): Promise<void> {
+  /**
+   * Records a sampled turn, lets the environment answer, and appends the answer's tokens.
+   * `cutByContext`: the turn was given only the tokens left before the context's end; if
+   * it reached them without stopping, its finish reason is 'context' and the episode ends.
+   */
+  async advance(completion: PolicyCompletion, cutByContext = false): Promise<void> {
+    const finishReason = cutByContext && completion.finishReason === 'length' ? 'context' : completion.finishReason;
     const start = this.tokens.length;
     this.append(completion.tokens, 1, completion.logprobs);
     const reply: Message = { role: 'assistant', content: this.agent.decode(completion.tokens) };
@@ -77,13 +83,13 @@ export class EpisodeRecorder<Scenario> {
       assistant: step.assistant,
       replies: step.messages,
       toolCalls: step.toolCalls,
-      finishReason: completion.finishReason,
+      finishReason,
       start,
       end: this.tokens.length,
       ...(step.reward === undefined ? {} : { envReward: step.reward }),
     });
-    if (step.done) {
-      this.doneReason = step.doneReason ?? 'done';
+    if (step.done || finishReason === 'context') {
+      this.doneReason = step.done ? (step.doneReason ?? 'done') : 'context';
       return;
     }
     const stopText = completion.finishReason === 'stop' ? this.agent.policy.detokenize(completion.tokens.subarray(-1)) : undefined;

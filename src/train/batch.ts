@@ -4,7 +4,7 @@
  * has a KL term, the frozen reference policy's log-probs.
  */
 import type { Trajectory } from '../core/episode.js';
-import type { Model } from '../model/model.js';
+import type { ComputeBackend } from '../backends/compute-backend.js';
 import type { TrainBatch } from '../model/train.js';
 
 export function policyBatch(trajectories: Trajectory[], advantages: Float32Array[], refLogprobs?: Float32Array[]): TrainBatch {
@@ -21,7 +21,7 @@ export function policyBatch(trajectories: Trajectory[], advantages: Float32Array
  * The reference model's log-prob of every token, aligned with the sequence (index t =
  * token t; 0 at token 0 and where the mask is 0), scored at the rollout temperature.
  */
-export async function referenceLogprobs(reference: Model, sequences: Int32Array[], masks: Uint8Array[], temperature: number): Promise<Float32Array[]> {
+export async function referenceLogprobs(reference: Pick<ComputeBackend, 'score'>, sequences: Int32Array[], masks: Uint8Array[], temperature: number): Promise<Float32Array[]> {
   const scored = await reference.score(sequences, { start: 1, temperature: temperature > 0 ? temperature : 1 });
   return scored.map(({ logprobs }, i) => {
     const aligned = new Float32Array(sequences[i].length);

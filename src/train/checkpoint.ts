@@ -5,6 +5,7 @@
  *   adapter/          the LoRA adapter (PEFT layout) when training adapters
  *   training_state/   optimizer moments and step counters (model.saveTrainingState); absent
  *                     before the first optimizer step
+ *   critic/           PPO's critic: value head, its trunk (or adapters) and optimizer
  *   trainer_state.json
  *
  * The trainer state is small: the step and the data position. Every random choice derives
@@ -14,7 +15,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { StatesetError } from '../core/errors.js';
-import type { Model } from '../model/model.js';
+import type { ComputeBackend } from '../backends/compute-backend.js';
+import type { Critic } from '../model/critic.js';
 
 export const TrainerStateSchema = z.object({
   /** Optimizer steps done. */
@@ -29,12 +31,18 @@ export const TrainerStateSchema = z.object({
 
 export type TrainerState = z.infer<typeof TrainerStateSchema>;
 
-export const CHECKPOINT_PARTS = { model: 'model', adapter: 'adapter', trainingState: 'training_state', trainerState: 'trainer_state.json' } as const;
+export const CHECKPOINT_PARTS = { model: 'model', adapter: 'adapter', trainingState: 'training_state', critic: 'critic', trainerState: 'trainer_state.json' } as const;
 
-export async function writeCheckpoint(dir: string, model: Model, state: TrainerState, options: { lora: boolean; optimizerStarted: boolean }): Promise<void> {
+export async function writeCheckpoint(
+  dir: string,
+  model: ComputeBackend,
+  state: TrainerState,
+  options: { lora: boolean; optimizerStarted: boolean; critic?: Critic },
+): Promise<void> {
   if (options.lora) await model.saveAdapter(join(dir, CHECKPOINT_PARTS.adapter));
   else await model.save(join(dir, CHECKPOINT_PARTS.model));
   if (options.optimizerStarted) await model.saveTrainingState(join(dir, CHECKPOINT_PARTS.trainingState));
+  if (options.critic) await options.critic.save(join(dir, CHECKPOINT_PARTS.critic));
   writeFileSync(join(dir, CHECKPOINT_PARTS.trainerState), JSON.stringify(state, null, 2) + '\n');
 }
 

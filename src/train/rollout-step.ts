@@ -57,7 +57,7 @@ export async function rolloutStep<S>(input: RolloutStepInput<S>): Promise<Rollou
     });
     for (const group of groupsOf(batch.trajectories.map((t) => shape(t, config)), config.groupSize)) {
       groupsSampled++;
-      const zeroStd = hasZeroStd(group.map((t) => t.reward));
+      const zeroStd = hasZeroStd(group);
       if (zeroStd) zeroStdGroups++;
       if (!(dynamic && zeroStd)) kept.push(group);
     }
@@ -66,8 +66,13 @@ export async function rolloutStep<S>(input: RolloutStepInput<S>): Promise<Rollou
   return { trajectories, dataPosition, groupsSampled, zeroStdGroups, rounds };
 }
 
+/**
+ * Overlong shaping as configured; a turn cut by the end of the context is always left out
+ * of the loss (its length says nothing about the policy), one cut by maxNewTokens only
+ * with `overlong.maskTruncated`.
+ */
 function shape<S>(trajectory: Trajectory<S>, config: TrainerConfig): Trajectory<S> {
   const { enabled, cacheLength, maskTruncated } = config.overlong;
   const penalized = enabled ? applyOverlongPenalty(trajectory, config.generation.maxNewTokens, cacheLength) : trajectory;
-  return maskTruncated ? maskTruncatedTurns(penalized) : penalized;
+  return maskTruncatedTurns(penalized, maskTruncated ? ['length', 'context'] : ['context']);
 }

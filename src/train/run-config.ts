@@ -6,11 +6,12 @@
  * invalid file reports every problem with its path.
  */
 import { readFileSync } from 'node:fs';
-import { extname, isAbsolute, resolve } from 'node:path';
+import { extname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { Agent } from '../agent/agent.js';
-import { agentConfigSchema } from '../agent/config.js';
+import { agentConfigSchema, modelSource } from '../agent/config.js';
+import { localOrHubId, type ModelSource } from '../io/hub/resolve.js';
 import { readConfigFile } from '../config/file.js';
 import { parseConfig } from '../config/load.js';
 import { importModuleReference, ModuleReferenceSchema } from '../config/modules.js';
@@ -20,7 +21,7 @@ import { ConversationEnvironment } from '../env/conversation.js';
 import type { Environment } from '../env/environment.js';
 import { CompositeReward, type WeightedReward } from '../rewards/composite.js';
 import { rewardFunction, type RewardFunction } from '../rewards/types.js';
-import { BUILTIN_REWARDS, builtinReward } from './builtin-rewards.js';
+import { BUILTIN_REWARDS, builtinReward, builtinRewardEntries } from './builtin-rewards.js';
 import { deepMerge, presetConfig, TrainerConfigSchema } from './config.js';
 import { ALGORITHMS, type Algorithm } from './presets.js';
 import { isTinyModelName, tinyModelPath } from './tiny-model-cache.js';
@@ -49,24 +50,29 @@ const ItemsSchema = z.union([z.array(z.record(z.string(), z.unknown())).min(1), 
   error: 'expected a non-empty list of items, { file: path } (.jsonl, .json or .yaml), or { module, export }',
 });
 
-const RewardSchema = z
-  .strictObject({
-    /** A built-in reward. */
-    name: z.enum(Object.keys(BUILTIN_REWARDS) as [string, ...string[]]).optional(),
+const weight = z.number().default(1);
+
+/** A built-in reward by name (its options checked by the built-in's own schema), or your own module. */
+const RewardSchema = z.discriminatedUnion('name', [
+  z.strictObject({
+    name: z.undefined().optional(),
     /** Your own: a module exporting a reward function, or a function of `options` returning one. */
-    module: z.string().min(1).optional(),
+    module: z.string({ error: `give either name (a built-in reward: ${Object.keys(BUILTIN_REWARDS).join(', ')}) or module (with export) for your own` }).min(1),
     export: z.string().min(1).optional(),
-    weight: z.number().default(1),
+    weight,
     ...withOptions,
-  })
-  .refine((r) => (r.name === undefined) !== (r.module === undefined), {
-    error: `give either name (a built-in reward: ${Object.keys(BUILTIN_REWARDS).join(', ')}) or module (with export) for your own`,
-  });
+  }),
+  ...builtinRewardEntries(weight),
+]);
 
 export const RunConfigSchema = z.strictObject({
-  /** A HuggingFace folder, a .gguf file (relative to the config file), or `tiny` / `tiny:gpt2`. */
+  /** A HuggingFace folder, a .gguf file (relative to the config file), a Hub model id (owner/name), or `tiny` / `tiny:gpt2`. */
   model: z.string().min(1),
-  agent: agentConfigSchema.omit({ model: true }).optional(),
+  /** A Hub model's branch, tag or commit (default main). */
+  revision: z.string().min(1).optional(),
+  /** The file to load from a Hub repo of GGUF files. */
+  ggufFile: z.string().min(1).optional(),
+  agent: agentConfigSchema.omit({ model: true, revision: true, ggufFile: true }).optional(),
   environment: EnvironmentSchema.default({ type: 'conversation' }),
   scenarios: ItemsSchema.optional(),
   evalScenarios: ItemsSchema.optional(),
@@ -110,11 +116,12 @@ export function loadRunConfig(file: string, overrides: readonly string[] = []): 
 
 export function modelPath(model: string, baseDir: string): string {
   if (isTinyModelName(model)) return tinyModelPath(model);
-  return isAbsolute(model) ? model : resolve(baseDir, model);
+  return localOrHubId(model, baseDir);
 }
 
-export async function createAgent(config: RunConfig, baseDir: string, model?: string): Promise<Agent> {
-  return Agent.create({ ...config.agent, model: model ?? modelPath(config.model, baseDir) });
+/** The agent of a run config; `model` replaces the config's model (and its revision and GGUF file). */
+export async function createAgent(config: RunConfig, baseDir: string, model?: { model: string } & ModelSource): Promise<Agent> {
+  return Agent.create({ ...config.agent, ...(model ?? { model: modelPath(config.model, baseDir), ...modelSource(config) }) });
 }
 
 export async function createEnvironment(config: RunConfig, baseDir: string): Promise<Environment<any, any>> {
@@ -136,11 +143,11 @@ export async function createRewards(config: RunConfig, baseDir: string): Promise
   const entries: WeightedReward<any>[] = [];
   for (const [i, entry] of config.rewards.entries()) {
     const where = `rewards.${i}`;
-    if (entry.name !== undefined) {
-      entries.push({ reward: builtinReward(entry.name, entry.options ?? {}, where), weight: entry.weight });
+    if (!('module' in entry)) {
+      entries.push({ reward: builtinReward(entry.name, entry.options, where), weight: entry.weight });
       continue;
     }
-    const value = await importModuleReference({ module: entry.module!, export: entry.export }, baseDir, where);
+    const value = await importModuleReference({ module: entry.module, export: entry.export }, baseDir, where);
     const reward = typeof value === 'function' ? await (value as (o: unknown) => unknown)(entry.options ?? {}) : value;
     try {
       entries.push({ reward: rewardFunction(reward as RewardFunction), weight: entry.weight });

@@ -1,22 +1,45 @@
 /**
  * The run folder: config.json (the resolved config), metrics.jsonl, eval.jsonl,
- * samples.jsonl, tensorboard/ and checkpoints/. A fresh run refuses a folder that already
- * holds one; a resumed run cuts the JSONL logs back to its checkpoint's step, so the steps
- * it runs again are not logged twice.
+ * samples.jsonl, tensorboard/ and checkpoints/. A fresh run refuses a folder whose run has
+ * a complete checkpoint (that run is resumed instead) and reuses one whose run stopped
+ * before its first checkpoint; a resumed run cuts the JSONL logs back to its checkpoint's
+ * step, so the steps it runs again are not logged twice.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StatesetError } from '../core/errors.js';
 import type { CheckpointStore } from './checkpoint-store.js';
 
-export const RUN_FILES = { config: 'config.json', metrics: 'metrics.jsonl', eval: 'eval.jsonl', samples: 'samples.jsonl' } as const;
+export const RUN_FILES = { config: 'config.json', metrics: 'metrics.jsonl', eval: 'eval.jsonl', samples: 'samples.jsonl', tensorboard: 'tensorboard' } as const;
 
-/** Fails unless `dir` is free for a new run (absent, or without a config.json). */
-export function checkFreshRunFolder(dir: string): void {
+/**
+ * Makes `dir` ready for a fresh run. A folder whose run has a complete checkpoint is
+ * refused: resume it, or choose another folder. A folder whose run stopped before its first
+ * checkpoint holds nothing to resume, so the fresh run reuses it: `notice` says so and the
+ * old run's logs are cleared.
+ */
+export function prepareFreshRunFolder(dir: string, store: CheckpointStore, notice: (line: string) => void): void {
   if (existsSync(join(dir, RUN_FILES.config))) {
-    throw new StatesetError('ERR_INVALID_ARGUMENT', `${dir} already holds a run (it has ${RUN_FILES.config}): continue it with --resume ${dir}, or choose another --out folder.`);
+    const latest = store.latest();
+    if (latest) {
+      throw new StatesetError(
+        'ERR_INVALID_ARGUMENT',
+        `${dir} already holds a run with a checkpoint at step ${latest.step}: continue it with --resume ${dir} (resume: true), or choose another --out folder.`,
+      );
+    }
+    notice(`${dir} holds a run that stopped before its first checkpoint: starting afresh in it (its logs are replaced).`);
+    truncateLogs(dir, 0);
+    removeEventFiles(join(dir, RUN_FILES.tensorboard));
   }
   mkdirSync(dir, { recursive: true });
+}
+
+/** TensorBoard event files of an abandoned run, which would otherwise show beside the new one's. */
+function removeEventFiles(dir: string): void {
+  if (!existsSync(dir)) return;
+  for (const name of readdirSync(dir)) {
+    if (name.startsWith('events.out.tfevents')) rmSync(join(dir, name), { force: true });
+  }
 }
 
 export function writeRunConfig(dir: string, config: Record<string, unknown>): void {
@@ -33,7 +56,10 @@ export function readRunConfig(dir: string): Record<string, unknown> {
 export function latestCheckpoint(dir: string, store: CheckpointStore) {
   const latest = store.latest();
   if (!latest) {
-    throw new StatesetError('ERR_INVALID_CHECKPOINT', `nothing to resume in ${dir}: ${store.root} holds no complete checkpoint. Start a fresh run with --out instead.`);
+    const hint = existsSync(join(dir, RUN_FILES.config))
+      ? `the run stopped before its first checkpoint. Start it afresh in the same folder (--out ${dir} without --resume; resume: false), which reuses it.`
+      : `it holds no run. Start a fresh run with --out ${dir} instead.`;
+    throw new StatesetError('ERR_INVALID_CHECKPOINT', `nothing to resume in ${dir}: ${store.root} holds no complete checkpoint; ${hint}`);
   }
   return latest;
 }

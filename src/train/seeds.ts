@@ -26,6 +26,16 @@ export function deriveSeed(seed: number, index: number, purpose: SeedPurpose, ro
   return mix([seed, Math.floor(seed / 2 ** 32), index, PURPOSE_CODES[purpose], round]) >>> 1;
 }
 
+/**
+ * The seed of one sampled turn of a rollout batch drawn with `seed`: member `member` of the
+ * batch's scenario `group`, at its assistant turn `turn`. In [0, 2^53), so that samples
+ * of a large batch practically never share a random stream.
+ */
+export function sampleSeed(seed: number, group: number, member: number, turn: number): number {
+  const words = [seed, Math.floor(seed / 2 ** 32), group, member, turn];
+  return (mix([...words, 1]) >>> 11) * 2 ** 32 + mix([...words, 2]);
+}
+
 /** A seeded PRNG (mulberry32) for the few shuffles the trainer makes (and the tests). */
 export function random(seed: number): () => number {
   let a = seed >>> 0;

@@ -3,8 +3,9 @@
  * DAPO's soft overlong punishment, masking of truncated turns, and dynamic sampling's
  * test for groups that carry no learning signal.
  */
-import type { Trajectory } from '../core/episode.js';
+import type { Trajectory, Turn } from '../core/episode.js';
 import { overlongPenalty } from '../rewards/builtins/length.js';
+import { hasLossTokens } from '../rollout/credit.js';
 
 /**
  * Adds each turn's soft overlong penalty (by its sampled tokens, against the generation
@@ -17,9 +18,12 @@ export function applyOverlongPenalty<S>(trajectory: Trajectory<S>, maxLength: nu
   return { ...trajectory, turnRewards, reward };
 }
 
-/** Loss mask 0 on the tokens of turns cut off by the length limit (no end-of-turn token). */
-export function maskTruncatedTurns<S>(trajectory: Trajectory<S>): Trajectory<S> {
-  const truncated = trajectory.turns.filter((turn) => turn.finishReason === 'length');
+/**
+ * Loss mask 0 on the tokens of turns cut off (no end-of-turn token) for one of `reasons`:
+ * by the length limit ('length') or by the end of the context ('context').
+ */
+export function maskTruncatedTurns<S>(trajectory: Trajectory<S>, reasons: Turn['finishReason'][] = ['length', 'context']): Trajectory<S> {
+  const truncated = trajectory.turns.filter((turn) => reasons.includes(turn.finishReason));
   if (truncated.length === 0) return trajectory;
   const mask = Uint8Array.from(trajectory.mask);
   for (const turn of truncated) mask.fill(0, turn.start, turn.end);
@@ -27,11 +31,11 @@ export function maskTruncatedTurns<S>(trajectory: Trajectory<S>): Trajectory<S> 
 }
 
 /**
- * Whether a group (its members' rewards) gives no learning signal: fewer than two valid
- * rewards, or all of them equal, so every group-relative advantage is 0.
+ * Whether a group gives no learning signal: fewer than two valid rewards among its members
+ * with loss tokens, or all of them equal, so every group-relative advantage is 0.
  */
-export function hasZeroStd(rewards: number[]): boolean {
-  const valid = rewards.filter(Number.isFinite);
+export function hasZeroStd(group: Trajectory[]): boolean {
+  const valid = group.filter(hasLossTokens).map((t) => t.reward).filter(Number.isFinite);
   return valid.length < 2 || valid.every((r) => r === valid[0]);
 }
 

@@ -10,6 +10,7 @@ import { SafeTracker } from '../tracking/safe.js';
 import { TensorBoardTracker } from '../tracking/tensorboard/tracker.js';
 import { combineTrackers, type Tracker } from '../tracking/tracker.js';
 import { WandbTracker, type WandbOptions } from '../tracking/wandb.js';
+import { RUN_FILES } from './run-folder.js';
 
 export interface TrackingOptions {
   /** Progress on the terminal: a live bar, or plain lines with `quiet` or off a terminal. Default on. */
@@ -30,7 +31,7 @@ export function runTrackers(runDir: string, totalSteps: number, options: Trackin
     const quiet = typeof options.console === 'object' ? options.console.quiet : false;
     optional.push(['console', () => consoleProgress(new ConsoleTracker({ totalSteps, quiet }))]);
   }
-  if (options.tensorboard ?? true) optional.push(['tensorboard', () => new TensorBoardTracker(join(runDir, 'tensorboard'))]);
+  if (options.tensorboard ?? true) optional.push(['tensorboard', () => new TensorBoardTracker(join(runDir, RUN_FILES.tensorboard))]);
   if (options.wandb) optional.push(['wandb', () => new WandbTracker({ config, ...options.wandb! })]);
   (options.trackers ?? []).forEach((tracker, i) => optional.push([`trackers[${i}]`, () => tracker]));
   const safe = optional.map(([name, make]) => new SafeTracker(lazy(make), { name, warn: options.warn }));

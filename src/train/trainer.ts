@@ -4,7 +4,8 @@
  *   -> `numIterations` trainStep passes over the batch -> metrics -> evaluation every
  *   `evalEvery` steps -> a checkpoint every `saveEvery` steps and at the end.
  * SFT steps train on a dataset of conversations, or on the best of each group of rollouts
- * (rejection sampling) when no dataset is given.
+ * (rejection sampling) when no dataset is given. PPO replaces the group advantages with GAE
+ * from a learned critic, trained beside the policy (ppo-step.ts).
  *
  * Resuming reloads the newest complete checkpoint of the run folder; every random choice
  * derives from (seed, step), so N steps in one run and N/2 + resume + N/2 give the same
@@ -17,20 +18,24 @@ import type { Trajectory } from '../core/episode.js';
 import { StatesetError } from '../core/errors.js';
 import type { Environment } from '../env/environment.js';
 import { learningRate } from '../algorithms/schedule.js';
-import { loadModel, type Model } from '../model/model.js';
-import type { TrainStepMetrics } from '../model/train.js';
+import type { ComputeBackend } from '../backends/compute-backend.js';
+import { loadModel, Model } from '../model/model.js';
+import type { TrainBatch, TrainStepMetrics } from '../model/train.js';
+import type { Critic } from '../model/critic.js';
 import { CompositeReward, type WeightedReward } from '../rewards/composite.js';
 import type { RewardFunction } from '../rewards/types.js';
 import { tokenAdvantages } from '../rollout/credit.js';
 import type { Metrics, Sample, Tracker } from '../tracking/tracker.js';
 import { policyBatch, referenceLogprobs } from './batch.js';
+import { criticMetrics, preparePpo, trainPpo, type PpoBatch } from './ppo-step.js';
 import { CHECKPOINT_PARTS, readTrainerState, writeCheckpoint, type TrainerState } from './checkpoint.js';
 import { CheckpointStore, type CheckpointInfo } from './checkpoint-store.js';
 import { resolveConfig, type DeepPartial, type TrainerConfig } from './config.js';
+import { modelSource } from '../agent/config.js';
 import { evaluate, rolloutSummary } from './evaluate.js';
 import type { Algorithm } from './presets.js';
 import { rolloutStep } from './rollout-step.js';
-import { checkFreshRunFolder, latestCheckpoint, truncateLogs, writeRunConfig } from './run-folder.js';
+import { latestCheckpoint, prepareFreshRunFolder, truncateLogs, writeRunConfig } from './run-folder.js';
 import { deriveSeed, itemsAt } from './seeds.js';
 import { bestOfGroups, sftBatch, sftExamples, type SftExample } from './sft.js';
 import { meanRecord } from './stats.js';
@@ -95,6 +100,8 @@ export class Trainer<Scenario> {
   private sftData: SftExample[] | undefined;
   /** Whether the model has optimizer state to save (a trainStep ran, or a checkpoint restored one). */
   private optimizerStarted = false;
+  /** PPO's critic. */
+  private critic: Critic | undefined;
 
   constructor(private readonly options: TrainOptions<Scenario>) {
     if (!(options.agent instanceof Agent)) throw new StatesetError('ERR_INVALID_ARGUMENT', 'train needs an agent: await Agent.create({ model: path }).');
@@ -103,6 +110,14 @@ export class Trainer<Scenario> {
     this.rewards = Array.isArray(options.rewards) ? new CompositeReward(options.rewards) : options.rewards;
     this.store = new CheckpointStore(options.out, { keepLast: this.config.keepLast });
     this.checkInputs();
+    if (this.config.loss.aggregation === 'seq-mean-token-sum-norm' && !this.usesDataset) {
+      this.config.loss.maxCompletionLength ??= this.config.generation.maxNewTokens * (options.environment?.maxTurns ?? 1);
+    }
+  }
+
+  /** Notices of the run (a reused run folder, skipped steps): the tracking's `warn`, else console.warn. */
+  private notice(line: string): void {
+    (this.options.tracking?.warn ?? console.warn)(line);
   }
 
   private get usesDataset(): boolean {
@@ -123,22 +138,37 @@ export class Trainer<Scenario> {
       throw new StatesetError('ERR_INVALID_CONFIG', `overlong.cacheLength (${c.overlong.cacheLength}) must not exceed generation.maxNewTokens (${c.generation.maxNewTokens}).`);
     }
     if (c.loss.loss === 'sft' && c.loss.beta > 0) throw new StatesetError('ERR_INVALID_CONFIG', 'loss.beta must be 0 for SFT: the KL term needs rollout log-probs.');
+    const penalty = this.options.agent.config.generation.repetitionPenalty;
+    if (penalty !== 1 && !this.usesDataset) {
+      throw new StatesetError(
+        'ERR_INVALID_CONFIG',
+        `the agent's generation.repetitionPenalty is ${penalty}, but training needs 1: the penalty changes which tokens are sampled while the loss's importance ratio assumes the model's own distribution, so the update would be biased. ` +
+          'Remove repetitionPenalty from the agent you train (pass it per call, e.g. agent.respond(messages, { generation: { repetitionPenalty } }), where you chat with the trained model).',
+      );
+    }
+    // Every scenario is checked now, before the run writes anything, not when a rollout reaches it.
+    if (environment?.checkScenario) {
+      scenarios?.forEach((s, i) => environment.checkScenario!(s, `scenarios.${i}`));
+      evalScenarios?.forEach((s, i) => environment.checkScenario!(s, `evalScenarios.${i}`));
+    }
+    if (c.kl.inReward && c.algorithm !== 'ppo') throw new StatesetError('ERR_INVALID_CONFIG', `kl.inReward puts the KL penalty into per-token rewards, which only ppo has; use loss.beta for ${c.algorithm}.`);
   }
 
   async run(): Promise<TrainResult> {
     const { options, config } = this;
     const resumed = options.resume ? latestCheckpoint(options.out, this.store) : undefined;
-    if (!resumed) checkFreshRunFolder(options.out);
+    if (!resumed) prepareFreshRunFolder(options.out, this.store, (line) => this.notice(line));
     const state: TrainerState = resumed ? readTrainerState(resumed.dir) : { step: 0, dataPosition: 0, seed: config.seed, skippedSteps: 0 };
     if (resumed && state.seed !== config.seed) {
       throw new StatesetError('ERR_INVALID_CONFIG', `the run in ${options.out} was trained with seed ${state.seed}, not ${config.seed}: resume it with the same seed.`);
     }
     const agent = resumed ? await this.restoreAgent(resumed.dir) : options.agent;
     const model = trainableModel(agent);
+    if (config.algorithm === 'ppo') this.critic = await this.createCritic(model, resumed?.dir);
+    if (this.usesDataset) this.useDataset(sftExamples(agent, options.dataset!));
     if (resumed) truncateLogs(options.out, state.step);
     writeRunConfig(options.out, { ...options.describe, trainer: config });
-    if (this.usesDataset) this.sftData = sftExamples(agent, options.dataset!);
-    const reference = config.loss.beta > 0 ? await loadModel(options.agent.config.model) : undefined;
+    const reference = config.loss.beta > 0 || config.kl.inReward ? await referenceModel(options.agent, model) : undefined;
     const tracker = runTrackers(options.out, config.steps, options.tracking ?? {}, { ...options.describe, trainer: config });
 
     let lastMetrics: Metrics | undefined;
@@ -156,27 +186,52 @@ export class Trainer<Scenario> {
     return { agent, step: state.step, stopped: state.step < config.steps, config, lastMetrics, checkpoint };
   }
 
+  /**
+   * SFT on a dataset. Dr. GRPO's L_max, when not given, is the dataset's longest target: a
+   * constant of the run, like maxNewTokens x maxTurns for rollouts.
+   */
+  private useDataset(examples: SftExample[]): void {
+    this.sftData = examples;
+    if (this.config.loss.aggregation === 'seq-mean-token-sum-norm') {
+      this.config.loss.maxCompletionLength ??= examples.reduce((longest, e) => Math.max(longest, e.mask.reduce((n: number, m) => n + m, 0)), 1);
+    }
+  }
+
   private due(every: number, step: number): boolean {
     return every > 0 && step % every === 0;
   }
 
   /** One optimizer step (numIterations passes over one batch); advances `state`. */
-  private async step(agent: Agent, model: Model, reference: Model | undefined, state: TrainerState, tracker: Tracker): Promise<Metrics> {
+  private async step(agent: Agent, model: ComputeBackend, reference: Reference | undefined, state: TrainerState, tracker: Tracker): Promise<Metrics> {
     const started = performance.now();
     const failuresBefore = this.rewardFailures();
     const prepared = await this.prepare(agent, reference, state);
     const passes: TrainStepMetrics[] = [];
+    let ppoMetrics: Metrics = {};
     // No loss tokens (every group dropped, or every turn masked as truncated): nothing to train on.
     if (prepared.batch.masks.some((mask) => mask.includes(1))) {
-      for (let pass = 0; pass < this.config.numIterations; pass++) {
-        passes.push(await model.trainStep(prepared.batch, this.stepConfig(state.step * this.config.numIterations + pass)));
-        this.optimizerStarted = true;
+      if (this.critic && prepared.ppo) {
+        const first = state.step * this.config.numIterations;
+        const ppo = await trainPpo(model, this.critic, prepared.ppo, this.config, state.step, (pass) => this.stepConfig(first + pass), this.valueLearningRate(first));
+        passes.push(...ppo.policy);
+        ppoMetrics = criticMetrics(ppo.critic);
+      } else {
+        for (let pass = 0; pass < this.config.numIterations; pass++) {
+          passes.push(await model.trainStep(prepared.batch, this.stepConfig(state.step * this.config.numIterations + pass)));
+        }
       }
+      this.optimizerStarted ||= passes.length > 0;
     }
     state.step++;
     state.dataPosition = prepared.dataPosition;
     const trained = meanRecord(passes.map((p) => ({ ...p }) as unknown as Record<string, number>));
-    state.skippedSteps += passes.filter((p) => p.skipped).length;
+    const skipped = passes.filter((p) => p.skipped).length;
+    state.skippedSteps += skipped;
+    if (skipped) {
+      this.notice(
+        `step ${state.step}: ${skipped} of ${passes.length} optimizer updates skipped because the loss, the log-probs or the gradient was not finite; the weights were left unchanged (${state.skippedSteps} skipped in this run so far).`,
+      );
+    }
     const seconds = (performance.now() - started) / 1000;
     const tokens = prepared.batch.sequences.reduce((n, s) => n + s.length, 0) * passes.length;
     const metrics: Metrics = {
@@ -187,6 +242,7 @@ export class Trainer<Scenario> {
       entropy: trained.entropy ?? NaN,
       ...(this.config.loss.beta > 0 ? { kl: trained.kl ?? NaN } : {}),
       lr: trained.lr ?? NaN,
+      ...ppoMetrics,
       skipped_steps: state.skippedSteps,
       reward_failures: this.rewardFailures() - failuresBefore,
       step_time_s: seconds,
@@ -198,8 +254,8 @@ export class Trainer<Scenario> {
     return metrics;
   }
 
-  /** The step's batch and its rollout metrics. */
-  private async prepare(agent: Agent, reference: Model | undefined, state: TrainerState) {
+  /** The step's batch and its rollout metrics (and, for PPO, the critic's batch). */
+  private async prepare(agent: Agent, reference: Reference | undefined, state: TrainerState): Promise<{ batch: TrainBatch; ppo?: PpoBatch; dataPosition: number; metrics: Metrics; samples: Sample[] }> {
     const { config } = this;
     if (this.sftData) {
       const picked = itemsAt(this.sftData.length, state.dataPosition, config.batchSize, config.seed).map((i) => this.sftData![i]);
@@ -227,8 +283,14 @@ export class Trainer<Scenario> {
       const best = bestOfGroups(trajectories, config.groupSize);
       return { batch: sftBatch(best.map((t) => ({ sequence: t.tokens, mask: t.mask }))), dataPosition: rollout.dataPosition, metrics, samples };
     }
+    if (this.critic) {
+      const ref = reference ? await referenceLogprobs(reference, trajectories.map((t) => t.tokens), trajectories.map((t) => t.mask), config.generation.temperature) : undefined;
+      const ppo = await preparePpo(trajectories, this.critic, config, ref);
+      return { batch: ppo.policy, ppo, dataPosition: rollout.dataPosition, metrics: { ...metrics, ...ppo.metrics }, samples };
+    }
     const advantages = tokenAdvantages(trajectories, {
       creditAssignment: config.creditAssignment,
+      gamma: config.gamma,
       estimator: config.advantage.estimator,
       scale: config.advantage.scale,
       eps: config.advantage.eps,
@@ -256,6 +318,22 @@ export class Trainer<Scenario> {
     };
   }
 
+  /** The critic's learning rate at an optimizer step: the policy's schedule at valueLearningRate. */
+  private valueLearningRate(optimizerStep: number): number {
+    const c = this.config;
+    return learningRate({ kind: c.lrSchedule, lr: c.ppo.valueLearningRate, warmupSteps: c.warmupSteps, totalSteps: c.steps * c.numIterations }, optimizerStep);
+  }
+
+  /** PPO's critic from the policy's current weights, with a checkpoint's critic state when resuming. */
+  private async createCritic(model: ComputeBackend, checkpointDir: string | undefined): Promise<Critic> {
+    // The critic is a model of this process: it shares the policy's base weights in memory.
+    if (!(model instanceof Model)) throw new StatesetError('ERR_INVALID_CONFIG', `ppo trains a critic beside the policy in this process: it needs the native backend, not ${model.kind}. Use grpo, rloo or another critic-free algorithm there.`);
+    const critic = await model.createCritic({ seed: this.config.seed % 2 ** 32 });
+    const saved = checkpointDir && join(checkpointDir, CHECKPOINT_PARTS.critic);
+    if (saved && existsSync(saved)) await critic.load(saved);
+    return critic;
+  }
+
   private async evaluate(agent: Agent, step: number, tracker: Tracker): Promise<void> {
     const { environment, evalScenarios } = this.options;
     if (!evalScenarios || !environment) return;
@@ -271,8 +349,10 @@ export class Trainer<Scenario> {
     await this.options.callbacks?.onEval?.(step, metrics);
   }
 
-  private async save(model: Model, agent: Agent, state: TrainerState): Promise<CheckpointInfo> {
-    const info = await this.store.save(state.step, (dir) => writeCheckpoint(dir, model, { ...state }, { lora: agent.config.lora !== undefined, optimizerStarted: this.optimizerStarted }));
+  private async save(model: ComputeBackend, agent: Agent, state: TrainerState): Promise<CheckpointInfo> {
+    const info = await this.store.save(state.step, (dir) =>
+      writeCheckpoint(dir, model, { ...state }, { lora: trainsAdapters(agent, model), optimizerStarted: this.optimizerStarted, critic: this.critic }),
+    );
     await this.options.callbacks?.onCheckpoint?.(info);
     return info;
   }
@@ -283,7 +363,7 @@ export class Trainer<Scenario> {
    */
   private async restoreAgent(checkpointDir: string): Promise<Agent> {
     const { agent } = this.options;
-    const lora = agent.config.lora !== undefined;
+    const lora = trainsAdapters(agent, trainableModel(agent));
     const restored = await Agent.create({ ...agent.config, model: lora ? agent.config.model : join(checkpointDir, CHECKPOINT_PARTS.model) });
     const trainingState = join(checkpointDir, CHECKPOINT_PARTS.trainingState);
     if (existsSync(trainingState)) {
@@ -297,6 +377,18 @@ export class Trainer<Scenario> {
     const stats = this.rewards?.stats() ?? {};
     return Object.values(stats).reduce((n, s) => n + s.failures.error + s.failures.nan + s.failures.timeout, 0);
   }
+}
+
+type Reference = Pick<ComputeBackend, 'score'>;
+
+/** The frozen starting policy for the KL penalty: the backend's own, else the model loaded again. */
+async function referenceModel(agent: Agent, model: ComputeBackend): Promise<Reference> {
+  return model.reference ? model.reference() : loadModel(agent.config.model, modelSource(agent.config));
+}
+
+/** Whether checkpoints hold an adapter (LoRA, or a backend that trains adapters) rather than whole weights. */
+function trainsAdapters(agent: Agent, model: ComputeBackend): boolean {
+  return agent.config.lora !== undefined || model.trainsAdapters === true;
 }
 
 function toSample(t: Trajectory): Sample {

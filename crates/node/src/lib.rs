@@ -5,7 +5,9 @@
 
 mod advantages;
 mod allocator;
+mod critic;
 mod errors;
+mod export;
 mod io;
 mod loss;
 mod model;

@@ -107,6 +107,8 @@ pub struct NativeGenerateOptions {
     /// Absent: the model's end-of-sequence tokens.
     pub stop_token_ids: Option<Vec<u32>>,
     pub seed: i64,
+    /// One seed per prompt (rows then draw independently of their batch); absent: (seed, row).
+    pub seeds: Option<Vec<i64>>,
 }
 
 #[napi(object)]
@@ -200,6 +202,26 @@ impl Task for SaveTask {
     }
 }
 
+/// Tokenizes on a libuv worker thread: a long text (about 1.5 s per MiB with a BPE
+/// tokenizer) would otherwise stall the event loop and every request a server is handling.
+pub struct TokenizeTask {
+    shared: Arc<Shared>,
+    text: String,
+}
+
+impl Task for TokenizeTask {
+    type Output = Vec<u32>;
+    type JsValue = Int32Array;
+
+    fn compute(&mut self) -> napi::Result<Vec<u32>> {
+        guarded(|| self.shared.engine.model.tokenizer.encode(&self.text))
+    }
+
+    fn resolve(&mut self, _env: Env, ids: Vec<u32>) -> napi::Result<Int32Array> {
+        Ok(Int32Array::new(ids.into_iter().map(|t| t as i32).collect()))
+    }
+}
+
 fn copy_all(arrays: Vec<Int32Array>) -> Vec<Vec<i32>> {
     arrays.iter().map(|a| a.to_vec()).collect()
 }
@@ -216,6 +238,12 @@ impl Model {
     pub fn tokenize(&self, text: String) -> napi::Result<Int32Array> {
         let ids = self.shared.engine.model.tokenizer.encode(&text).map_err(to_napi)?;
         Ok(Int32Array::new(ids.into_iter().map(|t| t as i32).collect()))
+    }
+
+    /// `tokenize` off the event loop.
+    #[napi(catch_unwind, ts_return_type = "Promise<Int32Array>")]
+    pub fn tokenize_async(&self, text: String) -> AsyncTask<TokenizeTask> {
+        AsyncTask::new(TokenizeTask { shared: self.shared.clone(), text })
     }
 
     #[napi(catch_unwind)]
@@ -238,6 +266,7 @@ impl Model {
             },
             stop_token_ids: options.stop_token_ids.unwrap_or_else(|| self.shared.engine.stop_token_ids()),
             seed: options.seed as u64,
+            row_seeds: options.seeds.map(|seeds| seeds.into_iter().map(|s| s as u64).collect()),
         };
         AsyncTask::new(GenerateTask { shared: self.shared.clone(), prompts: copy_all(prompts), options })
     }

@@ -41,7 +41,7 @@ impl Engine {
             Some(LoraSource::Fresh(config)) => Some(Lora::new(config.clone(), &model.config, &params)?),
             Some(LoraSource::Saved(dir)) => Some(Lora::load(dir, &model.config, &params)?),
         };
-        let inference = lora.as_ref().map_or_else(|| params.detached(), |l| l.inference_weights(&params));
+        let inference = lora.as_ref().map_or_else(|| Ok(params.detached()), |l| l.inference_weights(&params))?;
         let decoder = Decoder::new(&model.config, &inference)?;
         Ok(Engine { model, params, decoder, lora, training: TrainingState::default() })
     }
@@ -92,9 +92,15 @@ impl Engine {
         score(&self.decoder, &checked_token_ids(sequences, self.model.config.vocab_size, "sequence")?, options)
     }
 
+    /// The model with its current parameters, LoRA adapters merged: what `save` writes and
+    /// what a GGUF export holds.
+    pub fn merged_model(&self) -> Result<LoadedModel> {
+        let weights = self.lora.as_ref().map_or_else(|| Ok(self.params.detached()), |l| l.inference_weights(&self.params))?;
+        Ok(LoadedModel { weights, ..self.model.clone() })
+    }
+
     /// Writes a HuggingFace folder with the current parameters (LoRA adapters merged).
     pub fn save(&self, dir: &Path) -> Result<()> {
-        let weights = self.lora.as_ref().map_or_else(|| self.params.detached(), |l| l.inference_weights(&self.params));
-        save_model(dir, &LoadedModel { weights, ..self.model.clone() })
+        save_model(dir, &self.merged_model()?)
     }
 }

@@ -7,9 +7,11 @@
 //! `model`: decoder language models (configuration, weights, forward passes).
 //! `generate`: batched sampling with a KV cache; `score`: per-token log-probs of given sequences.
 //! `train`: the training step (micro-batched forward and backward, AdamW); `lora`: adapters.
+//! `critic`: a value head on a decoder and the clipped value loss (PPO).
 //! `io`: loading and saving models (HuggingFace folders, GGUF files); `tokenizer`: text <-> ids.
 
 pub mod advantages;
+pub mod critic;
 pub mod engine;
 pub mod error;
 pub mod generate;

@@ -41,65 +41,75 @@ pub fn score(decoder: &Decoder, sequences: &[Vec<u32>], options: &ScoreOptions) 
     if options.start == 0 {
         return Err(CoreError::new(ErrorCode::InvalidParameter, "start must be at least 1: the first token has no context to be predicted from"));
     }
-    let mut out = vec![Scored::default(); sequences.len()];
-    // Longest first, so each batch pads little.
-    let mut order: Vec<usize> = (0..sequences.len()).filter(|&i| sequences[i].len() > options.start).collect();
+    let mut out: Vec<Scored> = sequences
+        .iter()
+        .map(|s| if s.len() > options.start { Scored { logprobs: Vec::new(), entropy: options.entropy.then(Vec::new) } } else { Scored::default() })
+        .collect();
+    visit_hidden_states(decoder, sequences, options.start, |hidden, positions| {
+        for chunk in positions.chunks(LOGIT_ROWS) {
+            let rows = Tensor::from_vec(chunk.iter().map(|p| p.row).collect::<Vec<_>>(), chunk.len(), &Device::Cpu)?;
+            let logits = decoder.logits(&hidden.index_select(&rows, 0)?)?.to_vec2::<f32>()?;
+            let values: Vec<(f32, f32)> = logits
+                .par_iter()
+                .zip(chunk)
+                .map(|(row, p)| token_statistics(row, sequences[p.sequence][p.token], options.temperature, options.entropy))
+                .map(|s| (s.logprob as f32, s.entropy as f32))
+                .collect();
+            for (p, (logprob, entropy)) in chunk.iter().zip(values) {
+                out[p.sequence].logprobs.push(logprob);
+                if let Some(e) = out[p.sequence].entropy.as_mut() {
+                    e.push(entropy);
+                }
+            }
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// A row of a forward chunk's flattened hidden states: the state after the tokens before
+/// `token` of `sequence`, from which that token is predicted (and, for a critic, valued).
+pub(crate) struct Position {
+    pub row: u32,
+    pub sequence: usize,
+    pub token: usize,
+}
+
+/// Runs `decoder` without a graph over every sequence longer than `start`: longest first,
+/// in batches of at most BATCH_TOKENS padded tokens, each a chunk of columns at a time with a
+/// KV cache. For each chunk, `visit` gets its flattened final hidden states [rows * columns,
+/// hidden] and the positions of tokens start.. in it, each sequence's in token order.
+pub(crate) fn visit_hidden_states(decoder: &Decoder, sequences: &[Vec<u32>], start: usize, mut visit: impl FnMut(&Tensor, &[Position]) -> Result<()>) -> Result<()> {
+    let mut order: Vec<usize> = (0..sequences.len()).filter(|&i| sequences[i].len() > start).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(sequences[i].len()));
     let mut rest = &order[..];
     while !rest.is_empty() {
         let width = sequences[rest[0]].len();
         let take = (BATCH_TOKENS / width).clamp(1, rest.len());
         let (batch, tail) = rest.split_at(take);
-        let scored = score_batch(decoder, sequences, batch, width, options)?;
-        for (&i, s) in batch.iter().zip(scored) {
-            out[i] = s;
+        let rows = batch.len();
+        let mut ids = vec![0u32; rows * width];
+        for (b, &i) in batch.iter().enumerate() {
+            ids[b * width..b * width + sequences[i].len()].copy_from_slice(&sequences[i]);
+        }
+        let ids = Tensor::from_vec(ids, (rows, width), &Device::Cpu)?;
+        let no_padding = vec![0; rows];
+        let mut cache = KvCache::new(decoder.config(), rows, width)?;
+        let columns = (FORWARD_TOKENS / rows).max(1);
+        for first in (0..width).step_by(columns) {
+            let len = columns.min(width - first);
+            let hidden = decoder.forward(&ids.narrow(1, first, len)?, &no_padding, Some(&mut cache))?.flatten_to(1)?;
+            // Token t is predicted from the hidden state at column t - 1.
+            let mut positions = Vec::new();
+            for (b, &i) in batch.iter().enumerate() {
+                let (from, to) = (start.max(first + 1), sequences[i].len().min(first + len + 1));
+                positions.extend((from..to).map(|t| Position { row: (b * len + t - 1 - first) as u32, sequence: i, token: t }));
+            }
+            visit(&hidden, &positions)?;
         }
         rest = tail;
     }
-    Ok(out)
-}
-
-fn score_batch(decoder: &Decoder, sequences: &[Vec<u32>], batch: &[usize], width: usize, options: &ScoreOptions) -> Result<Vec<Scored>> {
-    let rows = batch.len();
-    let mut ids = vec![0u32; rows * width];
-    for (b, &i) in batch.iter().enumerate() {
-        ids[b * width..b * width + sequences[i].len()].copy_from_slice(&sequences[i]);
-    }
-    let ids = Tensor::from_vec(ids, (rows, width), &Device::Cpu)?;
-    let no_padding = vec![0; rows];
-    let mut cache = KvCache::new(decoder.config(), rows, width)?;
-    let mut scored: Vec<Scored> = batch.iter().map(|_| Scored { logprobs: Vec::new(), entropy: options.entropy.then(Vec::new) }).collect();
-    let columns = (FORWARD_TOKENS / rows).max(1);
-    for first in (0..width).step_by(columns) {
-        let len = columns.min(width - first);
-        let hidden = decoder.forward(&ids.narrow(1, first, len)?, &no_padding, Some(&mut cache))?.flatten_to(1)?;
-        // (row of `hidden` holding the context's last token, target token, batch row):
-        // token t is predicted from the hidden state at column t - 1.
-        let mut targets = Vec::new();
-        for (b, &i) in batch.iter().enumerate() {
-            let seq = &sequences[i];
-            let from = options.start.max(first + 1);
-            let to = seq.len().min(first + len + 1);
-            targets.extend((from..to).map(|t| ((b * len + t - 1 - first) as u32, seq[t], b)));
-        }
-        for chunk in targets.chunks(LOGIT_ROWS) {
-            let positions = Tensor::from_vec(chunk.iter().map(|c| c.0).collect::<Vec<_>>(), chunk.len(), &Device::Cpu)?;
-            let logits = decoder.logits(&hidden.index_select(&positions, 0)?)?.to_vec2::<f32>()?;
-            let values: Vec<(f32, f32)> = logits
-                .par_iter()
-                .zip(chunk)
-                .map(|(row, &(_, token, _))| token_statistics(row, token, options.temperature, options.entropy))
-                .map(|s| (s.logprob as f32, s.entropy as f32))
-                .collect();
-            for (&(_, _, b), (logprob, entropy)) in chunk.iter().zip(values) {
-                scored[b].logprobs.push(logprob);
-                if let Some(e) = scored[b].entropy.as_mut() {
-                    e.push(entropy);
-                }
-            }
-        }
-    }
-    Ok(scored)
+    Ok(())
 }
 
 /// What softmax(logits / T) says about one target token.

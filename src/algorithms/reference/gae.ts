@@ -6,7 +6,7 @@ import { checkLength, checkOffsets, checkRange } from './checks.js';
 import { whitenInPlace } from './whiten.js';
 
 export function computeGae(options: GaeOptions): GaeResult {
-  const { rewards, values, dones, mask, offsets, bootstrap, gamma, lambda, whiten } = gaeArgs(options);
+  const { rewards, values, dones, mask, offsets, bootstrap, gamma, lambda, whiten, out } = gaeArgs(options);
   const len = rewards.length;
   checkLength('values', values.length, 'rewards', len);
   if (dones) checkLength('dones', dones.length, 'rewards', len);
@@ -23,8 +23,8 @@ export function computeGae(options: GaeOptions): GaeResult {
     );
   }
 
-  const advantages = new Float32Array(len);
-  const returns = new Float32Array(len);
+  const advantages = out?.advantages ?? new Float32Array(len);
+  const returns = out?.returns ?? new Float32Array(len);
   for (let k = 0; k < n; k++) {
     let nextValue = bootstrap ? bootstrap[k] : 0;
     let last = 0;

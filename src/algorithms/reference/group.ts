@@ -27,7 +27,7 @@ export function statsOf(rewards: ArrayLike<number>): Stats {
 }
 
 export function groupAdvantages(options: GroupAdvantageOptions): Float32Array {
-  const { rewards, groupSize, groupIds, estimator, scale, eps } = groupArgs(options);
+  const { rewards, groupSize, groupIds, estimator, scale, eps, out } = groupArgs(options);
   checkRange('eps', eps, 0, Number.MAX_VALUE);
   const groupOf = groupIndex(rewards.length, groupSize, groupIds);
   const members: number[][] = [];
@@ -35,7 +35,7 @@ export function groupAdvantages(options: GroupAdvantageOptions): Float32Array {
   const groups = members.map(statsOf);
   const batch = statsOf(rewards);
 
-  return Float32Array.from(rewards, (r, i) => {
+  const advantage = (r: number, i: number): number => {
     if (Number.isNaN(r)) return 0;
     const group = groups[groupOf[i]];
     let centered: number;
@@ -49,7 +49,10 @@ export function groupAdvantages(options: GroupAdvantageOptions): Float32Array {
     }
     const divisor = scale === 'group' ? group.std + eps : scale === 'batch' ? batch.std + eps : 1;
     return centered / divisor;
-  });
+  };
+  const result = out ?? new Float32Array(rewards.length);
+  for (let i = 0; i < rewards.length; i++) result[i] = advantage(rewards[i], i);
+  return result;
 }
 
 /** The dense group index of each sample, in order of first appearance. */

@@ -79,6 +79,24 @@ export function computePolicyLoss(options: PolicyLossOptions): PolicyLossResult 
         if (logRatio === raw) grad[t] += w * s.dLogRatio;
         ratios.push(r);
       }
+    } else if (config.loss === 'cispo') {
+      // -sg(clip(r, 1 - epsLow, 1 + epsHigh)) * A * logp: the weight is a constant, so the
+      // gradient is -w * A on every loss token, clipped or not.
+      for (const t of tokens) {
+        const r = Math.exp(Math.min(Math.max(logprobs[t] - old![t], -LOG_RATIO_CLAMP), LOG_RATIO_CLAMP));
+        let weight = r;
+        if (r > 1 + config.epsHigh) {
+          weight = 1 + config.epsHigh;
+          regions.high++;
+        } else if (r < 1 - config.epsLow) {
+          weight = 1 - config.epsLow;
+          regions.low++;
+        }
+        const coefficient = -weight * advantageAt(k, t);
+        policyLoss += w * coefficient * logprobs[t];
+        grad[t] += w * coefficient;
+        ratios.push(r);
+      }
     } else if (config.loss === 'sft') {
       for (const t of tokens) {
         policyLoss -= w * logprobs[t];
@@ -149,7 +167,7 @@ function surrogate(r: number, a: number, c: ResolvedLossConfig, regions: { low: 
 }
 
 /** KL estimate at one token, d = logp_ref - logp (clamped), and its derivative in logp. */
-function klTerm(estimator: ResolvedLossConfig['klEstimator'], logp: number, refLogp: number): [number, number] {
+export function klTerm(estimator: ResolvedLossConfig['klEstimator'], logp: number, refLogp: number): [number, number] {
   const raw = refLogp - logp;
   const d = Math.min(Math.max(raw, -LOG_RATIO_CLAMP), LOG_RATIO_CLAMP);
   const dd = d === raw ? -1 : 0;

@@ -1,15 +1,17 @@
 /** Masked whitening: (x - mean) / sqrt(var_unbiased + 1e-8); positions outside the mask become 0. */
-import { toFloat32, toMask, optional, type Mask } from '../inputs.js';
+import type { Mask } from '../inputs.js';
+import { whitenArgs } from '../normalize.js';
 import { checkLength } from './checks.js';
 
 export const WHITEN_EPS = 1e-8;
 
-export function whiten(values: Float32Array | number[], mask?: Mask | number[]): Float32Array {
-  const out = Float32Array.from(toFloat32('values', values));
-  const m = optional(mask, (v) => toMask('mask', v));
-  if (m) checkLength('mask', m.length, 'values', out.length);
-  whitenInPlace(out, m);
-  return out;
+export function whiten(values: Float32Array | number[], mask?: Mask | number[], out?: Float32Array): Float32Array {
+  const a = whitenArgs(values, mask, out);
+  if (a.mask) checkLength('mask', a.mask.length, 'values', a.values.length);
+  const result = a.out ?? new Float32Array(a.values.length);
+  result.set(a.values);
+  whitenInPlace(result, a.mask);
+  return result;
 }
 
 export function whitenInPlace(values: Float32Array, mask: Uint8Array | undefined): void {

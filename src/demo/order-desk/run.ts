@@ -5,13 +5,15 @@
  */
 import { join } from 'node:path';
 import { Agent } from '../../agent/agent.js';
+import { modelSource } from '../../agent/config.js';
+import type { BackendConfig } from '../../backends/config.js';
 import { StatesetError } from '../../core/errors.js';
-import { loadModel } from '../../model/model.js';
+import type { ModelSource } from '../../io/hub/resolve.js';
 import { deepMerge, type DeepPartial, type TrainerConfig } from '../../train/config.js';
 import type { TrackingOptions } from '../../train/tracking.js';
-import { acrossGroups, samplesOf, trainMeasured } from '../loop.js';
+import { acrossGroups, baseOf, samplesOf, trainMeasured } from '../loop.js';
 import { demoModelPath, ORDER_DESK_MODEL_DIR, SHIPPED_MODEL_NAME } from '../model-path.js';
-import { DEMO_ALGORITHMS, type DemoAlgorithm, type DemoSettings } from '../run.js';
+import { DEMO_ALGORITHMS, DEMO_DEFAULTS, type DemoAlgorithm, type DemoSettings } from '../run.js';
 import { orderDeskEnvironment } from './environment.js';
 import { evaluateOrderDesk, successByIntent, type OrderDeskEvaluation } from './evaluate.js';
 import { writeOrderDeskReport, type OrderDeskReport } from './report.js';
@@ -19,8 +21,8 @@ import { orderDeskRewards } from './rewards.js';
 import { ORDER_DESK_INTENTS, orderDeskScenarios, type OrderDeskScenario } from './scenarios.js';
 import { ORDER_DESK_MAX_NEW_TOKENS } from './settings.js';
 
-export interface OrderDeskOptions {
-  /** 'tiny' (models/order-desk-tiny, default) or a model folder or .gguf file. */
+export interface OrderDeskOptions extends ModelSource {
+  /** 'tiny' (models/order-desk-tiny, default), a model folder, a .gguf file or a Hub id (owner/name). */
   model?: string;
   /** Default 'grpo'. */
   algorithm?: DemoAlgorithm;
@@ -36,6 +38,8 @@ export interface OrderDeskOptions {
   heldoutScenarios?: number;
   /** Sample conversations in the report. Default 4 (one per intent). */
   samples?: number;
+  /** Where generation and training run (e.g. a Tinker-compatible service). Default: the native engine. */
+  backend?: BackendConfig;
   /** LoRA of a model other than 'tiny'. Default ORDER_DESK_DEFAULTS.other.lora. */
   lora?: { rank: number; alpha: number };
   /** Trainer fields laid over the defaults. */
@@ -96,13 +100,13 @@ export async function runOrderDesk(options: OrderDeskOptions): Promise<OrderDesk
   const settings: DemoSettings = model === SHIPPED_MODEL_NAME ? ORDER_DESK_DEFAULTS.tiny : { ...ORDER_DESK_DEFAULTS.other, lora: options.lora ?? ORDER_DESK_DEFAULTS.other.lora };
   const heldout = acrossGroups(orderDeskScenarios('heldout'), ORDER_DESK_INTENTS, (s) => s.metadata.intent, options.heldoutScenarios ?? settings.heldoutScenarios);
   const maxNewTokens = options.config?.generation?.maxNewTokens ?? ORDER_DESK_MAX_NEW_TOKENS;
-  const config = deepMerge(settings.config, { ...options.config, steps, seed, generation: { ...options.config?.generation, maxNewTokens } }) as DeepPartial<TrainerConfig> & { steps: number };
+  const config = deepMerge(deepMerge(settings.config, algorithm === 'ppo' ? DEMO_DEFAULTS.ppo : {}), { ...options.config, steps, seed, generation: { ...options.config?.generation, maxNewTokens } }) as DeepPartial<TrainerConfig> & { steps: number };
 
   const lora = settings.lora;
-  const agent = await Agent.create({ model: path, generation: { maxNewTokens, seed }, ...(lora ? { lora } : {}) }, { loraSeed: seed });
+  const agent = await Agent.create({ model: path, ...modelSource(options), generation: { maxNewTokens, seed }, ...(lora ? { lora } : {}), ...(options.backend ? { backend: options.backend } : {}) }, { loraSeed: seed });
   const measurements = await trainMeasured<OrderDeskScenario, OrderDeskEvaluation>({
     agent,
-    base: await loadModel(path),
+    base: await baseOf(agent, path, modelSource(options)),
     evalEvery,
     evaluate: () => evaluateOrderDesk(agent, heldout, { seed, maxNewTokens }),
     measured: ({ step, result, kl }) => {

@@ -3,7 +3,8 @@
 
 use rayon::prelude::*;
 
-use super::layout::{balanced_runs, split_by_bounds, validate_offsets};
+use super::gae_dense::DenseGae;
+use super::layout::{balanced_runs, check_output, split_by_bounds, validate_offsets};
 use super::whiten::whiten_in_place;
 use crate::error::{check_len, check_range, CoreError, ErrorCode, Result};
 
@@ -35,6 +36,18 @@ pub struct GaeOutput {
 
 pub fn compute_gae(input: &GaeInput) -> Result<GaeOutput> {
     let len = input.rewards.len();
+    let (mut advantages, mut returns) = (vec![0f32; len], vec![0f32; len]);
+    compute_gae_into(input, &mut advantages, &mut returns)?;
+    Ok(GaeOutput { advantages, returns })
+}
+
+/// `compute_gae` into buffers the caller owns (one element per reward), allocating
+/// nothing: at millions of elements, faulting in fresh output pages costs more than the
+/// recursion itself.
+pub fn compute_gae_into(input: &GaeInput, advantages: &mut [f32], returns: &mut [f32]) -> Result<()> {
+    let len = input.rewards.len();
+    check_output("out.advantages", advantages.len(), len)?;
+    check_output("out.returns", returns.len(), len)?;
     check_len("values", input.values.len(), "rewards", len)?;
     if let Some(d) = input.dones {
         check_len("dones", d.len(), "rewards", len)?;
@@ -61,16 +74,14 @@ pub fn compute_gae(input: &GaeInput) -> Result<GaeOutput> {
         }
     }
 
-    let mut advantages = vec![0f32; len];
-    let mut returns = vec![0f32; len];
     let threads = if len >= PARALLEL_MIN_ELEMENTS { rayon::current_num_threads() } else { 1 };
     if threads <= 1 || n == 1 {
-        gae_run(input, &offsets, 0, n, &mut advantages, &mut returns);
+        gae_run(input, &offsets, 0, n, advantages, returns);
     } else {
         let runs = balanced_runs(&offsets, threads * 4);
         let bounds: Vec<usize> = runs.iter().map(|&k| offsets[k]).collect();
-        let adv_parts = split_by_bounds(&mut advantages, &bounds);
-        let ret_parts = split_by_bounds(&mut returns, &bounds);
+        let adv_parts = split_by_bounds(advantages, &bounds);
+        let ret_parts = split_by_bounds(returns, &bounds);
         adv_parts
             .into_par_iter()
             .zip(ret_parts)
@@ -78,15 +89,16 @@ pub fn compute_gae(input: &GaeInput) -> Result<GaeOutput> {
             .for_each(|((adv, ret), w)| gae_run(input, &offsets, w[0], w[1], adv, ret));
     }
     if input.whiten {
-        whiten_in_place(&mut advantages, input.mask);
+        whiten_in_place(advantages, input.mask);
     }
-    Ok(GaeOutput { advantages, returns })
+    Ok(())
 }
 
 /// Runs the backward recursion for trajectories `first..last`; `adv` and `ret` start at
 /// element `offsets[first]`.
 fn gae_run(input: &GaeInput, offsets: &[usize], first: usize, last: usize, adv: &mut [f32], ret: &mut [f32]) {
     let base = offsets[first];
+    let mut dense = DenseGae::new(input.gamma, input.lambda, input.rewards.len());
     for k in first..last {
         let (start, end) = (offsets[k], offsets[k + 1]);
         let v_t = input.bootstrap.map_or(0.0, |b| b[k]);
@@ -96,7 +108,7 @@ fn gae_run(input: &GaeInput, offsets: &[usize], first: usize, last: usize, adv: 
         let values = &input.values[span.clone()];
         let (a, r) = (&mut adv[local.clone()], &mut ret[local]);
         match (input.dones, input.mask) {
-            (None, None) => gae_dense(rewards, values, v_t, input.gamma, input.lambda, a, r),
+            (None, None) => dense.run(rewards, values, v_t, a, r),
             (dones, mask) => gae_general(
                 rewards,
                 values,
@@ -109,22 +121,6 @@ fn gae_run(input: &GaeInput, offsets: &[usize], first: usize, last: usize, adv: 
                 r,
             ),
         }
-    }
-}
-
-/// The common case: every position is an action and the trajectory only ends at its end.
-fn gae_dense(rewards: &[f32], values: &[f32], v_t: f32, gamma: f64, lambda: f64, adv: &mut [f32], ret: &mut [f32]) {
-    // f64 accumulation keeps long trajectories (gamma = lambda = 1) exact to f32 output.
-    let gl = gamma * lambda;
-    let mut next_v = v_t as f64;
-    let mut last = 0f64;
-    for t in (0..rewards.len()).rev() {
-        let v = values[t] as f64;
-        let delta = rewards[t] as f64 + gamma * next_v - v;
-        last = delta + gl * last;
-        adv[t] = last as f32;
-        ret[t] = (last + v) as f32;
-        next_v = v;
     }
 }
 
@@ -213,5 +209,24 @@ mod tests {
         assert_eq!(bad_offsets.code, ErrorCode::InvalidOffsets);
         let short = compute_gae(&input(&R, &V[..3])).unwrap_err();
         assert_eq!(short.code, ErrorCode::LengthMismatch);
+    }
+
+    #[test]
+    fn large_streamed_outputs_at_any_alignment_match_per_trajectory_runs() {
+        // Over the streaming threshold, into buffers that start off 16-byte alignment.
+        let n = 1_200_003;
+        let rewards: Vec<f32> = (0..n).map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0).collect();
+        let values: Vec<f32> = (0..n).map(|i| ((i * 104_729) % 997) as f32 / 997.0).collect();
+        let offsets: Vec<i32> = (0..n).step_by(3001).chain([n]).map(|o| o as i32).collect();
+        let whole = GaeInput { offsets: Some(&offsets), ..input(&rewards, &values) };
+        let (mut adv, mut ret) = (vec![f32::NAN; n + 1], vec![f32::NAN; n + 3]);
+        compute_gae_into(&whole, &mut adv[1..], &mut ret[3..]).unwrap();
+        assert!(adv[0].is_nan() && ret[..3].iter().all(|x| x.is_nan()), "nothing is written before the buffers");
+        for w in offsets.windows(2).step_by(37) {
+            let (s, e) = (w[0] as usize, w[1] as usize);
+            let one = compute_gae(&input(&rewards[s..e], &values[s..e])).unwrap();
+            assert_eq!(&adv[1 + s..1 + e], &one.advantages[..], "trajectory at {s}");
+            assert_eq!(&ret[3 + s..3 + e], &one.returns[..], "trajectory at {s}");
+        }
     }
 }

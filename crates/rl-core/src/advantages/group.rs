@@ -8,6 +8,8 @@ use std::collections::HashMap;
 
 use rayon::prelude::*;
 
+use super::layout::check_output;
+use super::stream::{should_stream, stream_copy, STREAM_CHUNK};
 use crate::error::{check_range, CoreError, ErrorCode, Result};
 
 const PARALLEL_MIN_ELEMENTS: usize = 1 << 16;
@@ -177,37 +179,79 @@ impl Plan {
         Some((baseline, scale))
     }
 
+    /// `affine` for a batch of full groups (`count` valid rewards, not all equal, so
+    /// `count` >= 2) from their sums, with the same operations, in loops that vectorize.
+    /// Returns false when these groups carry no signal.
+    #[inline(always)]
+    fn full_group_maps(&self, count: usize, sum: &[f64], sum_sq: &[f64], baseline: &mut [f64], scale: &mut [f64]) -> bool {
+        let n = count as f64;
+        // As in `stats_of_valid`: the mean, then the sample variance (held in `scale`).
+        for (((b, v), &s), &q) in baseline.iter_mut().zip(scale.iter_mut()).zip(sum).zip(sum_sq) {
+            *b = s / n;
+            *v = ((q - s * *b) / (n - 1.0)).max(0.0);
+        }
+        let numerator = if self.estimator == Estimator::Rloo { n / (n - 1.0) } else { 1.0 };
+        match self.scale {
+            Scale::Group => scale.iter_mut().for_each(|v| *v = numerator / (v.sqrt() + self.eps)),
+            Scale::Batch => scale.fill(numerator / (self.batch.std + self.eps)),
+            Scale::None => scale.fill(numerator / 1.0),
+        }
+        if self.estimator == Estimator::ReinforcePp {
+            if self.batch.count < 2 || self.batch.all_equal {
+                return false;
+            }
+            baseline.fill(self.batch.mean);
+        }
+        true
+    }
+
     #[inline(always)]
     fn fill(&self, rewards: &[f32], group: &Stats, out: &mut [f32]) {
-        match self.affine(group) {
-            Some((baseline, scale)) if group.count == rewards.len() => {
-                for (o, &r) in out.iter_mut().zip(rewards) {
-                    *o = ((r as f64 - baseline) * scale) as f32;
-                }
+        fill_affine(rewards, self.affine(group), group.count == rewards.len(), out);
+    }
+}
+
+/// Writes a group's advantages given its affine map (`None`: no signal, all 0);
+/// `all_valid` when none of its rewards is missing.
+#[inline(always)]
+fn fill_affine(rewards: &[f32], affine: Option<(f64, f64)>, all_valid: bool, out: &mut [f32]) {
+    match affine {
+        Some((baseline, scale)) if all_valid => {
+            for (o, &r) in out.iter_mut().zip(rewards) {
+                *o = ((r as f64 - baseline) * scale) as f32;
             }
-            Some((baseline, scale)) => {
-                for (o, &r) in out.iter_mut().zip(rewards) {
-                    *o = if r.is_nan() { 0.0 } else { ((r as f64 - baseline) * scale) as f32 };
-                }
-            }
-            None => out.fill(0.0),
         }
+        Some((baseline, scale)) => {
+            for (o, &r) in out.iter_mut().zip(rewards) {
+                *o = if r.is_nan() { 0.0 } else { ((r as f64 - baseline) * scale) as f32 };
+            }
+        }
+        None => out.fill(0.0),
     }
 }
 
 pub fn group_advantages(input: &GroupInput) -> Result<Vec<f32>> {
+    let mut out = vec![0f32; input.rewards.len()];
+    group_advantages_into(input, &mut out)?;
+    Ok(out)
+}
+
+/// `group_advantages` into a buffer the caller owns (one element per reward), allocating
+/// no output.
+pub fn group_advantages_into(input: &GroupInput, out: &mut [f32]) -> Result<()> {
     check_range("eps", input.eps, 0.0, f64::MAX)?;
     let rewards = input.rewards;
+    check_output("out", out.len(), rewards.len())?;
     let needs_batch = input.scale == Scale::Batch || input.estimator == Estimator::ReinforcePp;
     let batch = if needs_batch { stats_of(rewards) } else { Stats::default() };
     let plan = Plan { estimator: input.estimator, scale: input.scale, eps: input.eps, batch };
     match input.layout {
-        GroupLayout::Size(size) => by_size(rewards, size, &plan),
-        GroupLayout::Ids(ids) => by_ids(rewards, ids, &plan),
+        GroupLayout::Size(size) => by_size(rewards, size, &plan, out),
+        GroupLayout::Ids(ids) => by_ids(rewards, ids, &plan, out),
     }
 }
 
-fn by_size(rewards: &[f32], size: usize, plan: &Plan) -> Result<Vec<f32>> {
+fn by_size(rewards: &[f32], size: usize, plan: &Plan, out: &mut [f32]) -> Result<()> {
     if size == 0 || rewards.len() % size != 0 {
         return Err(CoreError::new(
             ErrorCode::InvalidGroups,
@@ -217,17 +261,32 @@ fn by_size(rewards: &[f32], size: usize, plan: &Plan) -> Result<Vec<f32>> {
             ),
         ));
     }
-    let mut out = vec![0f32; rewards.len()];
-    if rewards.len() >= PARALLEL_MIN_ELEMENTS {
+    let streamed = should_stream(out.len());
+    if rewards.len() >= PARALLEL_MIN_ELEMENTS && rayon::current_num_threads() > 1 {
         let per_task = size * (PARALLEL_MIN_ELEMENTS / 16 / size).max(1);
         rewards
             .par_chunks(per_task)
             .zip(out.par_chunks_mut(per_task))
-            .for_each(|(r, d)| fill_groups(r, d, size, plan));
+            .for_each(|(r, d)| fill_groups_out(r, d, size, plan, streamed));
     } else {
-        fill_groups(rewards, &mut out, size, plan);
+        fill_groups_out(rewards, out, size, plan, streamed);
     }
-    Ok(out)
+    Ok(())
+}
+
+/// `fill_groups` into `out`, through a block in cache and streaming stores when the whole
+/// output is large (see `stream`).
+fn fill_groups_out(rewards: &[f32], out: &mut [f32], size: usize, plan: &Plan, streamed: bool) {
+    if !streamed || size > STREAM_CHUNK {
+        return fill_groups(rewards, out, size, plan);
+    }
+    let per_block = size * (STREAM_CHUNK / size);
+    let mut staged = [0f32; STREAM_CHUNK];
+    for (r, o) in rewards.chunks(per_block).zip(out.chunks_mut(per_block)) {
+        let staged = &mut staged[..r.len()];
+        fill_groups(r, staged, size, plan);
+        stream_copy(staged, o);
+    }
 }
 
 /// Fills consecutive groups of `size`. The usual group sizes get a copy of the loop compiled
@@ -242,15 +301,40 @@ fn fill_groups(rewards: &[f32], out: &mut [f32], size: usize, plan: &Plan) {
     }
 }
 
+/// Groups whose statistics are computed together: in separate passes over a batch, in
+/// loops without branches, the divisions and square roots of different groups pair up in
+/// vector instructions and overlap instead of each group waiting on its own.
+const BATCH: usize = 64;
+
 fn fill_fixed<const G: usize>(rewards: &[f32], out: &mut [f32], plan: &Plan) {
-    for (r, o) in rewards.chunks_exact(G).zip(out.chunks_exact_mut(G)) {
-        let r: &[f32; G] = r.try_into().expect("chunks_exact yields G elements");
-        let o: &mut [f32; G] = o.try_into().expect("chunks_exact yields G elements");
-        plan.fill(r, &stats_of(r), o);
+    let as_group = |r: &[f32]| -> [f32; G] { r.try_into().expect("chunks_exact yields G elements") };
+    let (mut sum, mut sum_sq) = ([0f64; BATCH], [0f64; BATCH]);
+    let (mut baseline, mut scale) = ([0f64; BATCH], [0f64; BATCH]);
+    // Groups with a missing reward, or all rewards equal, take the general per-group path.
+    let mut general = [false; BATCH];
+    for (r, o) in rewards.chunks(G * BATCH).zip(out.chunks_mut(G * BATCH)) {
+        let groups = r.len() / G;
+        for (g, group) in r.chunks_exact(G).enumerate() {
+            let group = as_group(group);
+            (sum[g], sum_sq[g]) = sums(&group);
+            // A NaN (or infinite) reward makes the f64 sum non-finite; no early exit, so the
+            // comparison vectorizes.
+            general[g] = !sum[g].is_finite() | group.iter().fold(true, |equal, &x| equal & (x == group[0]));
+        }
+        let signal = plan.full_group_maps(G, &sum[..groups], &sum_sq[..groups], &mut baseline[..groups], &mut scale[..groups]);
+        for (g, (group, o)) in r.chunks_exact(G).zip(o.chunks_exact_mut(G)).enumerate() {
+            let group = as_group(group);
+            let o: &mut [f32; G] = o.try_into().expect("chunks_exact yields G elements");
+            if general[g] {
+                plan.fill(&group, &stats_of(&group), o);
+            } else {
+                fill_affine(&group, signal.then_some((baseline[g], scale[g])), true, o);
+            }
+        }
     }
 }
 
-fn by_ids(rewards: &[f32], ids: &[i32], plan: &Plan) -> Result<Vec<f32>> {
+fn by_ids(rewards: &[f32], ids: &[i32], plan: &Plan, out: &mut [f32]) -> Result<()> {
     crate::error::check_len("groupIds", ids.len(), "rewards", rewards.len())?;
     if let Some((i, id)) = ids.iter().enumerate().find(|(_, id)| **id < 0) {
         return Err(CoreError::new(
@@ -274,14 +358,13 @@ fn by_ids(rewards: &[f32], ids: &[i32], plan: &Plan) -> Result<Vec<f32>> {
     }
     let stats: Vec<Stats> = members.iter().map(|m| stats_of(m)).collect();
     let affine: Vec<Option<(f64, f64)>> = stats.iter().map(|s| plan.affine(s)).collect();
-    Ok(rewards
-        .iter()
-        .zip(&dense)
-        .map(|(&r, &g)| match affine[g] {
+    for ((o, &r), &g) in out.iter_mut().zip(rewards).zip(&dense) {
+        *o = match affine[g] {
             Some((baseline, scale)) if !r.is_nan() => ((r as f64 - baseline) * scale) as f32,
             _ => 0.0,
-        })
-        .collect())
+        };
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -330,5 +413,28 @@ mod tests {
     fn group_size_must_divide_batch() {
         let err = group_advantages(&GroupInput { rewards: &[1.0; 5], layout: GroupLayout::Size(2), estimator: Estimator::Grpo, scale: Scale::Group, eps: 1e-4 }).unwrap_err();
         assert_eq!(err.code, ErrorCode::InvalidGroups);
+    }
+
+    #[test]
+    fn large_batched_and_streamed_groups_match_each_group_alone() {
+        // Over the streaming threshold; missing rewards, all-equal groups and infinities
+        // take the general path inside batches of full groups.
+        let n = 8 * 150_001;
+        let mut rewards: Vec<f32> = (0..n).map(|i| ((i * 7919) % 13) as f32 / 4.0).collect();
+        rewards[8 * 5 + 3] = f32::NAN;
+        rewards[8 * 70_000..8 * 70_001].fill(0.5);
+        rewards[8 * 99_999 + 1] = f32::INFINITY;
+        for (estimator, scale) in [(Estimator::Grpo, Scale::Group), (Estimator::Rloo, Scale::Batch), (Estimator::ReinforcePp, Scale::Batch), (Estimator::DrGrpo, Scale::None)] {
+            let all = group_advantages(&GroupInput { rewards: &rewards, layout: GroupLayout::Size(8), estimator, scale, eps: 1e-4 }).unwrap();
+            let batch = stats_of(&rewards);
+            let plan = Plan { estimator, scale, eps: 1e-4, batch };
+            for g in (0..n / 8).step_by(997).chain([5, 70_000, 99_999]) {
+                let group = &rewards[8 * g..8 * g + 8];
+                let mut alone = [0f32; 8];
+                plan.fill(group, &stats_of(group), &mut alone);
+                let got = &all[8 * g..8 * g + 8];
+                assert!(got.iter().zip(&alone).all(|(a, b)| a.to_bits() == b.to_bits()), "{estimator:?} group {g}: {got:?} vs {alone:?}");
+            }
+        }
     }
 }

@@ -30,6 +30,17 @@ pub fn validate_offsets(offsets: &[i32], len: usize) -> Result<()> {
     Ok(())
 }
 
+/// An output buffer the caller provides must hold exactly one element per input element.
+pub(crate) fn check_output(name: &str, len: usize, expected: usize) -> Result<()> {
+    if len == expected {
+        return Ok(());
+    }
+    Err(CoreError::new(
+        ErrorCode::InvalidArgument,
+        format!("{name} has length {len} but the input has {expected} elements; give a Float32Array of the input's length"),
+    ))
+}
+
 /// Splits `data` into the consecutive pieces `[bounds[k], bounds[k+1])`.
 pub(crate) fn split_by_bounds<'a, T>(mut data: &'a mut [T], bounds: &[usize]) -> Vec<&'a mut [T]> {
     let mut pieces = Vec::with_capacity(bounds.len().saturating_sub(1));

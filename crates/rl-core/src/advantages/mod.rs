@@ -4,13 +4,15 @@
 //! buffer, so that one call from JavaScript does a large amount of work.
 
 mod gae;
+mod gae_dense;
 mod group;
 mod layout;
 mod running;
+mod stream;
 mod whiten;
 
-pub use gae::{compute_gae, GaeInput, GaeOutput};
-pub use group::{group_advantages, Estimator, GroupInput, GroupLayout, Scale};
+pub use gae::{compute_gae, compute_gae_into, GaeInput, GaeOutput};
+pub use group::{group_advantages, group_advantages_into, Estimator, GroupInput, GroupLayout, Scale};
 pub use layout::validate_offsets;
 pub use running::RunningMeanStd;
-pub use whiten::{whiten, WHITEN_EPS};
+pub use whiten::{whiten, whiten_into, WHITEN_EPS};

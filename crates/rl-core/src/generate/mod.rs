@@ -3,8 +3,9 @@
 //! Prompts are left-padded to a common length so that every row decodes in the same
 //! column; each decode step is one forward pass of the whole batch (one matrix product
 //! per weight). Rows that have stopped leave the batch (once a quarter of it has), so the
-//! work shrinks with them. Every row draws from its own generator seeded by (seed, row), so the same seed gives
-//! the same tokens.
+//! work shrinks with them. Every row draws from its own generator: seeded by its own entry
+//! of `row_seeds` when given (so a row's tokens depend on its prompt and seed alone, not
+//! on the batch it shares or its place in it), else by (seed, row index).
 
 pub mod kv_cache;
 pub mod sampling;
@@ -28,7 +29,21 @@ pub struct GenerateOptions {
     pub sampling: SamplingParams,
     /// Generation of a row ends after it produces one of these (kept in its tokens).
     pub stop_token_ids: Vec<u32>,
+    /// Seeds row i by (seed, i) when `row_seeds` is absent.
     pub seed: u64,
+    /// One seed per prompt. Callers that batch independent samples (rollouts) give each
+    /// its own, so that how the samples are batched does not change what they draw.
+    pub row_seeds: Option<Vec<u64>>,
+}
+
+impl GenerateOptions {
+    /// The seed of row `index`'s generator.
+    fn seed_of_row(&self, index: usize) -> u64 {
+        match &self.row_seeds {
+            Some(seeds) => seeds[index],
+            None => self.seed ^ (index as u64).wrapping_mul(0xD1B5_4A32_D192_ED03),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,10 +71,10 @@ struct Row {
 }
 
 impl Row {
-    fn new(prompt: &[u32], vocab: usize, seed: u64, index: usize) -> Self {
+    fn new(prompt: &[u32], vocab: usize, seed: u64) -> Self {
         let mut row = Row {
             completion: Completion { tokens: Vec::new(), logprobs: Vec::new(), finish_reason: FinishReason::Length },
-            rng: SplitMix64(seed ^ (index as u64).wrapping_mul(0xD1B5_4A32_D192_ED03)),
+            rng: SplitMix64(seed),
             seen: Vec::new(),
             seen_flags: vec![false; vocab],
             done: false,
@@ -95,6 +110,14 @@ pub fn generate(decoder: &Decoder, prompts: &[Vec<u32>], options: &GenerateOptio
     if let Some(i) = prompts.iter().position(|p| p.is_empty()) {
         return Err(CoreError::new(ErrorCode::InvalidArgument, format!("prompt {i} is empty; give at least one token (e.g. the BOS token)")));
     }
+    if let Some(seeds) = &options.row_seeds {
+        if seeds.len() != prompts.len() {
+            return Err(CoreError::new(
+                ErrorCode::InvalidParameter,
+                format!("seeds has {} entries for {} prompts; give one seed per prompt", seeds.len(), prompts.len()),
+            ));
+        }
+    }
     let longest = prompts.iter().map(Vec::len).max().unwrap_or(0);
     if longest + options.max_new_tokens > config.max_position_embeddings {
         return Err(CoreError::new(
@@ -105,7 +128,7 @@ pub fn generate(decoder: &Decoder, prompts: &[Vec<u32>], options: &GenerateOptio
             ),
         ));
     }
-    let mut rows: Vec<Row> = prompts.iter().enumerate().map(|(i, p)| Row::new(p, config.vocab_size, options.seed, i)).collect();
+    let mut rows: Vec<Row> = prompts.iter().enumerate().map(|(i, p)| Row::new(p, config.vocab_size, options.seed_of_row(i))).collect();
     if prompts.is_empty() || options.max_new_tokens == 0 {
         return Ok(rows.into_iter().map(|r| r.completion).collect());
     }

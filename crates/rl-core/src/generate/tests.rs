@@ -15,7 +15,7 @@ fn prompts() -> Vec<Vec<u32>> {
 }
 
 fn options(seed: u64) -> GenerateOptions {
-    GenerateOptions { max_new_tokens: 6, sampling: SamplingParams::default(), stop_token_ids: vec![], seed }
+    GenerateOptions { max_new_tokens: 6, sampling: SamplingParams::default(), stop_token_ids: vec![], seed, row_seeds: None }
 }
 
 #[test]
@@ -46,6 +46,31 @@ fn the_same_seed_gives_the_same_tokens_and_another_seed_others() {
     let tokens = |x: &Vec<Completion>| x.iter().map(|r| r.tokens.clone()).collect::<Vec<_>>();
     assert_eq!(tokens(&a), tokens(&b));
     assert_ne!(tokens(&a), tokens(&c));
+}
+
+#[test]
+fn with_row_seeds_a_row_draws_the_same_tokens_in_any_batch_at_any_position() {
+    for c in [tiny_gpt2(), tiny_llama()] {
+        let d = decoder(&c);
+        // Stop tokens some rows hit, so rows leave the batch at different steps.
+        let base = GenerateOptions { stop_token_ids: vec![3, 11, 20], ..options(0) };
+        let seeded = |seeds: &[u64]| GenerateOptions { row_seeds: Some(seeds.to_vec()), ..base.clone() };
+        let seeds = [101u64, 202, 303, 404];
+        let together = generate(&d, &prompts(), &seeded(&seeds)).unwrap();
+        // Each prompt alone, and the batch reversed (other neighbours, other padding).
+        let reversed: Vec<Vec<u32>> = prompts().into_iter().rev().collect();
+        let reversed_seeds: Vec<u64> = seeds.iter().rev().copied().collect();
+        let backwards = generate(&d, &reversed, &seeded(&reversed_seeds)).unwrap();
+        for (i, prompt) in prompts().iter().enumerate() {
+            let alone = generate(&d, &[prompt.clone()], &seeded(&seeds[i..=i])).unwrap();
+            assert_eq!(together[i].tokens, alone[0].tokens, "{:?} row {i}: batched vs alone", c.architecture);
+            assert_eq!(together[i].tokens, backwards[3 - i].tokens, "{:?} row {i}: position in the batch", c.architecture);
+        }
+        // The same prompt with two seeds in one batch: two different samples.
+        let twice = vec![prompts()[0].clone(), prompts()[0].clone()];
+        let two = generate(&d, &twice, &seeded(&[1, 2])).unwrap();
+        assert_ne!(two[0].tokens, two[1].tokens);
+    }
 }
 
 #[test]
@@ -80,4 +105,8 @@ fn bad_requests_are_clear_errors() {
     assert_eq!(generate(&d, &prompts(), &too_long).unwrap_err().code, ErrorCode::InvalidParameter);
     let bad_top_p = GenerateOptions { sampling: SamplingParams { top_p: 1.5, ..Default::default() }, ..options(0) };
     assert!(generate(&d, &prompts(), &bad_top_p).unwrap_err().message.contains("topP"));
+    let short_seeds = GenerateOptions { row_seeds: Some(vec![1, 2]), ..options(0) };
+    let err = generate(&d, &prompts(), &short_seeds).unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidParameter);
+    assert!(err.message.contains("one seed per prompt"), "{}", err.message);
 }

@@ -11,12 +11,16 @@ use candle_core::quantized::gguf_file::Content;
 use candle_core::{Device, Tensor};
 
 use super::errors::{invalid, reason};
+use super::finite::ensure_finite;
+use super::gguf_gpt2::{gpt2_config, is_conv1d};
+use super::gguf_header::read_header;
 use super::gguf_metadata::Metadata;
+use super::gguf_names::{TensorNames, GPT2, LLAMA};
 use super::gguf_tokenizer::tokenizer_from_metadata;
 use super::special_tokens::SpecialTokenSources;
 use super::{GenerationDefaults, LoadedModel};
 use crate::error::Result;
-use crate::model::{expected_weights, validate_weights, Architecture, ModelConfig, RopeScaling, Weights};
+use crate::model::{expected_weights, validate_weights, Architecture, ConfigKeys, ModelConfig, RopeScaling, TensorShapes, Weights};
 use crate::tokenizer::TextTokenizer;
 
 pub fn load_gguf(path: &Path) -> Result<LoadedModel> {
@@ -28,7 +32,10 @@ pub fn load_gguf(path: &Path) -> Result<LoadedModel> {
     let tokenizer = tokenizer_from_metadata(&meta)?;
     let sources = special_token_sources(&meta)?;
     let special_tokens = sources.resolve(&tokenizer, &source)?;
-    let config = config_from_metadata(&meta, &arch, family, &content, &sources)?;
+    let config = match family {
+        Family::Gpt2 => gpt2_config(&meta, &tensor_shapes(&content, family, &source)?, &sources)?,
+        _ => config_from_metadata(&meta, &arch, family, &content, &sources)?,
+    };
     if tokenizer.vocab_size() > config.vocab_size {
         return Err(invalid(format!(
             "{source}: the tokenizer has {} tokens but token_embd has only {} rows",
@@ -60,22 +67,15 @@ pub fn load_gguf_tokenizer(path: &Path) -> Result<TextTokenizer> {
     tokenizer_from_metadata(&Metadata { values: &content.metadata, source: path.display().to_string() })
 }
 
-fn read_header(path: &Path) -> Result<(Content, BufReader<File>)> {
-    let source = path.display();
-    let file = File::open(path).map_err(|e| invalid(format!("cannot open {source} ({e})")))?;
-    let mut reader = BufReader::new(file);
-    let content = Content::read(&mut reader)
-        .map_err(|e| invalid(format!("{source} is not a valid GGUF file ({}); it may be truncated or not a GGUF model", reason(e))))?;
-    Ok((content, reader))
-}
-
-/// The GGUF architectures this loader maps to the project's Llama decoder.
+/// The GGUF architectures this loader maps to the project's decoders.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Family {
     /// llama.cpp's converter permutes the rows of Q and K; undone on load.
     Llama,
     /// q/k/v biases, rows in HuggingFace order.
     Qwen2,
+    /// Matrices in Linear layout [out, in], where HuggingFace's Conv1D has [in, out].
+    Gpt2,
 }
 
 impl Family {
@@ -83,6 +83,7 @@ impl Family {
         match self {
             Family::Llama => "llama",
             Family::Qwen2 => "qwen2",
+            Family::Gpt2 => "gpt2",
         }
     }
 
@@ -90,9 +91,18 @@ impl Family {
         match arch {
             "llama" => Ok(Family::Llama),
             "qwen2" => Ok(Family::Qwen2),
+            "gpt2" => Ok(Family::Gpt2),
             other => Err(invalid(format!(
-                "{source}: general.architecture is '{other}'; GGUF loading supports llama (SmolLM2, TinyLlama, Llama 3) and qwen2"
+                "{source}: general.architecture is '{other}'; GGUF loading supports llama (SmolLM2, TinyLlama, Llama 3), qwen2 and gpt2"
             ))),
+        }
+    }
+
+    fn names(self) -> &'static TensorNames {
+        if self == Family::Gpt2 {
+            &GPT2
+        } else {
+            &LLAMA
         }
     }
 }
@@ -113,20 +123,23 @@ fn config_from_metadata(meta: &Metadata, arch: &str, family: Family, content: &C
         return Err(invalid(format!("{}: {arch}.attention.head_count_kv ({kv_heads}) must divide the head count ({heads})", meta.source)));
     }
     let head_dim = meta.opt_u64(&key("attention.key_length"))?.map(|x| x as usize).unwrap_or(hidden / heads);
-    let Some(embedding) = content.tensor_infos.get("token_embd.weight") else {
-        return Err(invalid(format!("{} has no tensor 'token_embd.weight'", meta.source)));
-    };
     if content.tensor_infos.contains_key("rope_freqs.weight") {
         return Err(invalid(format!("{} holds rope_freqs.weight (Llama 3.1 style frequency scaling), which the GGUF loader does not support; load the HuggingFace folder instead", meta.source)));
     }
+    let shapes = tensor_shapes(content, family, &meta.source)?;
+    let vocab_size = match shapes.get("model.embed_tokens.weight").map(Vec::as_slice) {
+        Some([rows, _]) => *rows,
+        Some(other) => return Err(invalid(format!("{}: tensor 'token_embd.weight' has shape {other:?}; it must be a matrix", meta.source))),
+        None => return Err(invalid(format!("{} has no tensor 'token_embd.weight'", meta.source))),
+    };
     let rope_scaling = match meta.opt_str(&key("rope.scaling.type"))? {
         None | Some("none") => None,
         Some("linear") => Some(RopeScaling::Linear { factor: meta.opt_f64(&key("rope.scaling.factor"))?.unwrap_or(1.0) }),
         Some(other) => return Err(invalid(format!("{}: {arch}.rope.scaling.type '{other}' is not supported; supported: linear", meta.source))),
     };
-    Ok(ModelConfig {
+    let config = ModelConfig {
         architecture: Architecture::Llama,
-        vocab_size: embedding.shape.dims()[0],
+        vocab_size,
         hidden_size: hidden,
         num_layers: meta.usize(&key("block_count"))?,
         num_heads: heads,
@@ -141,23 +154,44 @@ fn config_from_metadata(meta: &Metadata, arch: &str, family: Family, content: &C
         attention_bias: family == Family::Qwen2,
         bos_token_id: special.bos_ids.first().copied(),
         eos_token_ids: special.eos_ids.clone(),
-    })
+    };
+    config.check_against_tensors(&shapes, ConfigKeys::Gguf(family.name()), &meta.source)?;
+    Ok(config)
+}
+
+/// The shape of every tensor by HuggingFace name, from the header alone.
+fn tensor_shapes(content: &Content, family: Family, source: &str) -> Result<TensorShapes> {
+    let mut shapes = TensorShapes::new();
+    for (gguf_name, info) in &content.tensor_infos {
+        let name = family.names().hf_name(gguf_name).ok_or_else(|| unexpected_tensor(gguf_name, family, source))?;
+        let mut dims = info.shape.dims().to_vec();
+        // GPT-2's matrices are stored [out, in]; the checks read HuggingFace's Conv1D [in, out].
+        if family == Family::Gpt2 && is_conv1d(&name) {
+            dims.reverse();
+        }
+        shapes.insert(name, dims);
+    }
+    Ok(shapes)
+}
+
+fn unexpected_tensor(gguf_name: &str, family: Family, source: &str) -> crate::error::CoreError {
+    invalid(format!("{source} holds tensor '{gguf_name}', which a {arch} model with this metadata does not have", arch = family.name()))
 }
 
 fn read_weights(content: &Content, reader: &mut BufReader<File>, config: &ModelConfig, family: Family, source: &str) -> Result<Weights> {
     let expected: HashSet<String> = expected_weights(config).into_iter().map(|s| s.name).collect();
     let mut weights = Weights::new();
     for (gguf_name, info) in &content.tensor_infos {
-        let name = hf_name(gguf_name).filter(|n| expected.contains(n)).ok_or_else(|| {
-            invalid(format!("{source} holds tensor '{gguf_name}', which a {arch} model with this metadata does not have", arch = family.name()))
-        })?;
+        let name = family.names().hf_name(gguf_name).filter(|n| expected.contains(n)).ok_or_else(|| unexpected_tensor(gguf_name, family, source))?;
         let read_error = |e: candle_core::Error| invalid(format!("{source}: cannot read tensor '{gguf_name}' of type {:?} ({})", info.ggml_dtype, reason(e)));
         let tensor = content.tensor(reader, gguf_name, &Device::Cpu).and_then(|q| q.dequantize(&Device::Cpu)).map_err(read_error)?;
         let tensor = match (family, name.rsplit('.').nth(1)) {
             (Family::Llama, Some("q_proj")) if name.ends_with(".weight") => unpermute(&tensor, config.num_heads).map_err(read_error)?,
             (Family::Llama, Some("k_proj")) if name.ends_with(".weight") => unpermute(&tensor, config.num_kv_heads).map_err(read_error)?,
+            (Family::Gpt2, _) if is_conv1d(&name) => tensor.t().and_then(|t| t.contiguous()).map_err(read_error)?,
             _ => tensor,
         };
+        ensure_finite(&tensor, gguf_name, source)?;
         weights.insert(name, tensor);
     }
     Ok(weights)
@@ -168,33 +202,4 @@ fn read_weights(content: &Content, reader: &mut BufReader<File>, config: &ModelC
 fn unpermute(w: &Tensor, heads: usize) -> candle_core::Result<Tensor> {
     let (rows, cols) = w.dims2()?;
     w.reshape((heads, rows / heads / 2, 2, cols))?.transpose(1, 2)?.contiguous()?.reshape((rows, cols))
-}
-
-/// llama.cpp names of whole-model tensors, with their HuggingFace names.
-pub(super) const MODEL_TENSORS: [(&str, &str); 3] =
-    [("token_embd.weight", "model.embed_tokens.weight"), ("output_norm.weight", "model.norm.weight"), ("output.weight", "lm_head.weight")];
-
-/// llama.cpp names of per-layer modules (`blk.N.<name>`), with their HuggingFace names
-/// (`model.layers.N.<name>`).
-pub(super) const LAYER_MODULES: [(&str, &str); 9] = [
-    ("attn_norm", "input_layernorm"),
-    ("attn_q", "self_attn.q_proj"),
-    ("attn_k", "self_attn.k_proj"),
-    ("attn_v", "self_attn.v_proj"),
-    ("attn_output", "self_attn.o_proj"),
-    ("ffn_norm", "post_attention_layernorm"),
-    ("ffn_gate", "mlp.gate_proj"),
-    ("ffn_up", "mlp.up_proj"),
-    ("ffn_down", "mlp.down_proj"),
-];
-
-pub(super) fn hf_name(gguf: &str) -> Option<String> {
-    if let Some((_, hf)) = MODEL_TENSORS.iter().find(|(g, _)| *g == gguf) {
-        return Some(hf.to_string());
-    }
-    let (layer, rest) = gguf.strip_prefix("blk.")?.split_once('.')?;
-    let layer: usize = layer.parse().ok()?;
-    let (module, suffix) = rest.split_once('.')?;
-    let (_, hf) = LAYER_MODULES.iter().find(|(g, _)| *g == module)?;
-    matches!(suffix, "weight" | "bias").then(|| format!("model.layers.{layer}.{hf}.{suffix}"))
 }

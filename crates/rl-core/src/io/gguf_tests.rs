@@ -7,7 +7,7 @@ use candle_core::quantized::gguf_file::{self, Value};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::Tensor;
 
-use super::gguf::{hf_name, LAYER_MODULES, MODEL_TENSORS};
+use super::gguf_names::{LAYER_MODULES, LLAMA, MODEL_TENSORS};
 use super::hf_tests::{assert_same_weights, max_abs_diff, temp_dir};
 use super::{load_model, load_tokenizer, LoadedModel};
 use crate::error::ErrorCode;
@@ -22,7 +22,7 @@ fn gguf_name(model: &LoadedModel, hf: &str) -> String {
             candidates.push(format!("blk.{l}.{g}.bias"));
         }
     }
-    candidates.into_iter().find(|g| hf_name(g).as_deref() == Some(hf)).unwrap()
+    candidates.into_iter().find(|g| LLAMA.hf_name(g).as_deref() == Some(hf)).unwrap()
 }
 
 /// llama.cpp's permutation of Q/K rows (the inverse of the loader's).
@@ -183,7 +183,8 @@ fn truncated_and_foreign_files_are_clear_errors() {
     let bytes = std::fs::read(&path).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() - 1000]).unwrap();
     let m = load_err(&path);
-    assert!(m.contains("cannot read tensor") && m.contains(path.to_str().unwrap()) && !m.contains('\n'), "{m}");
+    // The header's tensor directory already shows the data cut short.
+    assert!(m.contains("does not lie inside the file") && m.contains("truncated") && m.contains(path.to_str().unwrap()) && !m.contains('\n'), "{m}");
     std::fs::write(&path, &bytes[..100]).unwrap();
     let m = load_err(&path);
     assert!(m.contains("not a valid GGUF file"), "{m}");
@@ -217,4 +218,145 @@ fn unsupported_metadata_is_named() {
     let path = dir.join("missing.gguf");
     write_gguf(&model, GgmlDType::F32, &path, |meta| meta.retain(|(k, _)| k != "llama.embedding_length"));
     assert!(load_err(&path).contains("no metadata 'llama.embedding_length'"));
+}
+
+#[test]
+fn absurd_metadata_sizes_are_refused_against_the_tensors() {
+    let model = make_tiny_model(Architecture::Llama, 5).unwrap();
+    let dir = temp_dir("absurd");
+    let cases: [(&str, Value, &str); 6] = [
+        ("llama.block_count", Value::U64(1_000_000_000), "llama.block_count is 1000000000 but the weights hold 2 layers"),
+        ("llama.context_length", Value::U32(u32::MAX), "llama.context_length is 4294967295; at most 1048576"),
+        ("llama.embedding_length", Value::U64(1 << 40), "llama.embedding_length (1099511627776) does not match tensor 'model.embed_tokens.weight'"),
+        ("llama.feed_forward_length", Value::U64(1 << 40), "llama.feed_forward_length (1099511627776) does not match"),
+        ("llama.attention.head_count", Value::U64(1 << 40), "llama.attention.head_count"),
+        ("llama.rope.freq_base", Value::F32(f32::NAN), "llama.rope.freq_base is NaN"),
+    ];
+    for (i, (key, value, expected)) in cases.into_iter().enumerate() {
+        let path = dir.join(format!("{i}.gguf"));
+        write_gguf(&model, GgmlDType::F32, &path, |meta| {
+            meta.iter_mut().find(|(k, _)| k == key).unwrap().1 = value.clone();
+        });
+        let m = load_err(&path);
+        assert!(m.contains(expected) && m.contains(path.to_str().unwrap()), "{key}: {m}");
+    }
+}
+
+#[test]
+fn an_alignment_that_is_not_a_power_of_two_is_an_error_not_a_panic() {
+    let model = make_tiny_model(Architecture::Llama, 5).unwrap();
+    let dir = temp_dir("alignment");
+    for (i, alignment) in [Value::U32(0), Value::U32(48), Value::I32(-32), Value::String("32".into())].into_iter().enumerate() {
+        let path = dir.join(format!("{i}.gguf"));
+        write_gguf(&model, GgmlDType::F32, &path, |meta| meta.push(("general.alignment".into(), alignment.clone())));
+        let m = load_err(&path);
+        assert!(m.contains("'general.alignment'") && m.contains("power of two"), "{m}");
+        assert!(load_tokenizer(&path).is_err(), "the tokenizer reads the same header");
+    }
+}
+
+#[test]
+fn non_finite_weights_are_refused_naming_the_tensor() {
+    let mut model = make_tiny_model(Architecture::Llama, 5).unwrap();
+    let name = "model.layers.1.post_attention_layernorm.weight";
+    let mut data = model.weights[name].to_vec1::<f32>().unwrap();
+    data[5] = f32::INFINITY;
+    model.weights.insert(name.into(), Tensor::new(data, &candle_core::Device::Cpu).unwrap());
+    let path = temp_dir("non-finite").join("model.gguf");
+    write_gguf(&model, GgmlDType::F32, &path, |_| {});
+    let m = load_err(&path);
+    assert!(m.contains("tensor 'blk.1.ffn_norm.weight' holds inf (element 5"), "{m}");
+}
+
+/// A GGUF v3 header written byte by byte, to state sizes no writer would.
+struct RawGguf(Vec<u8>);
+
+impl RawGguf {
+    fn new(tensors: u64, metadata: u64) -> Self {
+        let mut raw = RawGguf(b"GGUF".to_vec());
+        raw.u32(3).u64(tensors).u64(metadata);
+        raw
+    }
+    fn u32(&mut self, v: u32) -> &mut Self {
+        self.0.extend(v.to_le_bytes());
+        self
+    }
+    fn u64(&mut self, v: u64) -> &mut Self {
+        self.0.extend(v.to_le_bytes());
+        self
+    }
+    fn str(&mut self, s: &str) -> &mut Self {
+        self.u64(s.len() as u64);
+        self.0.extend(s.as_bytes());
+        self
+    }
+    /// A tensor entry: name, dimensions (GGUF order), type, offset.
+    fn tensor(&mut self, name: &str, dims: &[u64], dtype: u32, offset: u64) -> &mut Self {
+        self.str(name).u32(dims.len() as u32);
+        for &d in dims {
+            self.u64(d);
+        }
+        self.u32(dtype).u64(offset)
+    }
+}
+
+#[test]
+fn header_sizes_beyond_the_file_are_refused_before_allocating() {
+    let path = temp_dir("raw-header").join("model.gguf");
+    let padded = |mut raw: RawGguf| {
+        raw.0.resize(raw.0.len() + 256, 0);
+        raw.0
+    };
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (padded(RawGguf::new(u64::MAX, 0)), "declares 18446744073709551615 tensors"),
+        (padded(RawGguf::new(0, u64::MAX / 2)), "metadata entries, which cannot fit"),
+        (padded({
+            let mut r = RawGguf::new(0, 1);
+            r.u64(1 << 40);
+            r
+        }), "a metadata key of 1099511627776 bytes"),
+        // An array of 2^40 u32 in a file of a few hundred bytes.
+        (padded({
+            let mut r = RawGguf::new(0, 1);
+            r.str("tokenizer.ggml.token_type").u32(9).u32(4).u64(1 << 40);
+            r
+        }), "'tokenizer.ggml.token_type' declares 1099511627776 elements"),
+        // A string value of 2^62 bytes.
+        (padded({
+            let mut r = RawGguf::new(0, 1);
+            r.str("general.name").u32(8).u64(1 << 62);
+            r
+        }), "metadata 'general.name' of 4611686018427387904 bytes"),
+        // Dimensions whose product overflows, and a tensor past the end of the file.
+        (padded({
+            let mut r = RawGguf::new(1, 0);
+            r.tensor("token_embd.weight", &[1 << 40, 1 << 40], 0, 0);
+            r
+        }), "tensor 'token_embd.weight' has shape [1099511627776, 1099511627776]"),
+        (padded({
+            let mut r = RawGguf::new(1, 0);
+            r.tensor("token_embd.weight", &[64, 1 << 30], 0, 0);
+            r
+        }), "tensor 'token_embd.weight' (F32, shape [1073741824, 64]) at offset 0 does not lie inside the file"),
+        (padded({
+            let mut r = RawGguf::new(1, 0);
+            r.tensor("token_embd.weight", &[2, 2], 0, u64::MAX - 8);
+            r
+        }), "does not lie inside the file"),
+        (padded({
+            let mut r = RawGguf::new(1, 0);
+            r.tensor("token_embd.weight", &[2, 2, 2, 2, 2], 0, 0);
+            r
+        }), "has 5 dimensions"),
+        (padded({
+            let mut r = RawGguf::new(1, 0);
+            r.tensor("token_embd.weight", &[2, 2], 99, 0);
+            r
+        }), "unknown type 99"),
+    ];
+    for (bytes, expected) in cases {
+        std::fs::write(&path, &bytes).unwrap();
+        let m = load_err(&path);
+        assert!(m.contains(expected) && m.contains("not a valid GGUF file"), "{expected}: {m}");
+    }
 }

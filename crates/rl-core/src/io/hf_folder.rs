@@ -18,7 +18,8 @@ pub fn load_hf_folder(dir: &Path) -> Result<LoadedModel> {
     if !config_path.is_file() {
         return Err(invalid(format!("{} has no config.json; is it a HuggingFace model folder (save_pretrained output)?", dir.display())));
     }
-    let config = ModelConfig::from_hf_json(&read_text(&config_path)?, &config_path.display().to_string())?;
+    let config_source = config_path.display().to_string();
+    let config = ModelConfig::from_hf_json(&read_text(&config_path)?, &config_source)?;
     let tokenizer = load_tokenizer(dir)?;
     if tokenizer.vocab_size() > config.vocab_size {
         return Err(invalid(format!(
@@ -34,7 +35,7 @@ pub fn load_hf_folder(dir: &Path) -> Result<LoadedModel> {
     let generation = generation_config.as_ref().map(generation_defaults).unwrap_or_default();
     let special_tokens = special_token_sources(&config, tokenizer_config.as_ref(), generation_config.as_ref())
         .resolve(&tokenizer, &format!("the model in {}", dir.display()))?;
-    let weights = load_folder_weights(dir, &config)?;
+    let weights = load_folder_weights(dir, &config, &config_source)?;
     Ok(LoadedModel { config, weights, tokenizer, chat_template, special_tokens, generation })
 }
 

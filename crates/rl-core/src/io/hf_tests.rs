@@ -161,3 +161,95 @@ fn an_unknown_special_token_is_reported() {
     std::fs::write(&config_path, tc.to_string()).unwrap();
     assert!(load_err(&dir).contains("'</s>'"));
 }
+
+/// Loads `dir` with `key` of its config.json set to `value`, then restores config.json.
+fn load_with_config(dir: &Path, key: &str, value: serde_json::Value) -> crate::error::Result<LoadedModel> {
+    let path = dir.join("config.json");
+    let original = std::fs::read_to_string(&path).unwrap();
+    let mut config: serde_json::Value = serde_json::from_str(&original).unwrap();
+    config[key] = value;
+    std::fs::write(&path, config.to_string()).unwrap();
+    let loaded = load_model(dir);
+    std::fs::write(&path, original).unwrap();
+    loaded
+}
+
+fn load_err_with_config(dir: &Path, key: &str, value: serde_json::Value) -> String {
+    let err = load_with_config(dir, key, value).unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidModel, "{}", err.message);
+    err.message
+}
+
+#[test]
+fn absurd_config_sizes_are_refused_against_the_weights_before_allocating() {
+    use serde_json::json;
+    let (_, dir) = saved_tiny(Architecture::Llama, "absurd-llama");
+    let config = dir.join("config.json");
+    let config = config.to_str().unwrap();
+    let cases = [
+        ("num_hidden_layers", json!(1_000_000_000u64), "num_hidden_layers is 1000000000 but the weights hold 2 layers"),
+        ("max_position_embeddings", json!(1_000_000_000_000u64), "max_position_embeddings is 1000000000000; at most 1048576"),
+        ("max_position_embeddings", json!(1e12), "'max_position_embeddings' must be a positive integer"),
+        ("hidden_size", json!(1u64 << 40), "hidden_size (1099511627776) does not match tensor 'model.embed_tokens.weight'"),
+        ("vocab_size", json!(1u64 << 50), "vocab_size (1125899906842624) does not match"),
+        ("intermediate_size", json!(1u64 << 40), "intermediate_size (1099511627776) does not match tensor 'model.layers.0.mlp.gate_proj.weight'"),
+        // heads x head_dim overflows usize: a mismatch, not a wrapped product.
+        ("head_dim", json!(1u64 << 62), "num_attention_heads (4) x head_dim (4611686018427387904) does not match"),
+        ("num_key_value_heads", json!(4), "num_key_value_heads (4) x head_dim (16) does not match tensor 'model.layers.0.self_attn.k_proj.weight'"),
+        ("rope_theta", json!(-1.0), "rope_theta is -1"),
+    ];
+    for (key, value, expected) in cases {
+        let m = load_err_with_config(&dir, key, value);
+        assert!(m.contains(expected) && m.contains(config), "{key}: {m}");
+    }
+    assert!(load_model(&dir).is_ok(), "the folder loads again once config.json is restored");
+
+    let (_, dir) = saved_tiny(Architecture::Gpt2, "absurd-gpt2");
+    let m = load_err_with_config(&dir, "n_layer", json!(1_000_000_000u64));
+    assert!(m.contains("n_layer is 1000000000 but the weights hold 2 layers"), "{m}");
+    // Within the limit, but not what transformer.wpe.weight holds.
+    let m = load_err_with_config(&dir, "n_positions", json!(1_000_000u64));
+    assert!(m.contains("n_positions (1000000) does not match tensor 'transformer.wpe.weight'"), "{m}");
+}
+
+#[test]
+fn rope_tables_may_not_outweigh_the_weights() {
+    // head_dim 128: a million positions would need 512 MiB of RoPE tables for ~2 MiB of weights.
+    let size = crate::tiny::TinySize { hidden_size: 256, num_layers: 1, num_heads: 2 };
+    let model = crate::tiny::make_tiny_model_sized(Architecture::Llama, 3, size).unwrap();
+    let dir = temp_dir("rope-tables");
+    save_model(&dir, &model).unwrap();
+    let m = load_err_with_config(&dir, "max_position_embeddings", serde_json::json!(1u64 << 20));
+    assert!(m.contains("max_position_embeddings is 1048576: its RoPE tables would take 512 MiB"), "{m}");
+    // A long context the weights can afford still loads.
+    let loaded = load_with_config(&dir, "max_position_embeddings", serde_json::json!(1u64 << 17)).unwrap();
+    assert_eq!(loaded.config.max_position_embeddings, 1 << 17);
+}
+
+#[test]
+fn a_lone_far_layer_tensor_does_not_stand_for_a_billion_layers() {
+    let (model, dir) = saved_tiny(Architecture::Llama, "far-layer");
+    let mut all: Vec<(String, Tensor)> = model.weights.iter().map(|(n, t)| (n.clone(), t.clone())).collect();
+    all.push(("model.layers.999999999.input_layernorm.weight".into(), Tensor::ones(64, DType::F32, &candle_core::Device::Cpu).unwrap()));
+    write_safetensors(&dir.join("model.safetensors"), all);
+    let m = load_err_with_config(&dir, "num_hidden_layers", serde_json::json!(1_000_000_000u64));
+    assert!(m.contains("the weights hold 3 layers numbered 0 to 999999999"), "{m}");
+}
+
+#[test]
+fn weights_holding_nan_or_infinity_are_refused_naming_the_tensor() {
+    let (model, dir) = saved_tiny(Architecture::Llama, "nan-weights");
+    let name = "model.layers.1.mlp.up_proj.weight";
+    for (bad, shown) in [(f32::NAN, "NaN"), (f32::NEG_INFINITY, "-inf")] {
+        let mut all: Vec<(String, Tensor)> = model.weights.iter().map(|(n, t)| (n.clone(), t.clone())).collect();
+        let t = &model.weights[name];
+        let mut data = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        data[77] = bad;
+        all.retain(|(n, _)| n != name);
+        // Stored as bf16, the way most checkpoints are: the conversion keeps it non-finite.
+        all.push((name.into(), Tensor::from_vec(data, t.dims(), &candle_core::Device::Cpu).unwrap().to_dtype(DType::BF16).unwrap()));
+        write_safetensors(&dir.join("model.safetensors"), all);
+        let m = load_err(&dir);
+        assert!(m.contains(&format!("tensor '{name}' holds {shown} (element 77")) && m.contains("model.safetensors"), "{m}");
+    }
+}

@@ -3,9 +3,16 @@
 //! back to a HuggingFace folder that Python `transformers` loads.
 
 mod errors;
+mod finite;
 mod gguf;
+mod gguf_export;
+mod gguf_gpt2;
+mod gguf_header;
 mod gguf_metadata;
+mod gguf_names;
 mod gguf_tokenizer;
+mod gguf_vocab;
+mod gguf_write;
 mod hf_config;
 mod hf_folder;
 mod hf_save;
@@ -18,6 +25,7 @@ use crate::error::Result;
 use crate::model::{ModelConfig, Weights};
 use crate::tokenizer::TextTokenizer;
 
+pub use gguf_export::{export_gguf, GgufExport, GgufType};
 pub use hf_config::config_to_hf_json;
 pub use hf_save::save_model;
 
@@ -108,3 +116,5 @@ mod gguf_tests;
 mod fixture_tests;
 #[cfg(test)]
 mod fuzz_tests;
+#[cfg(test)]
+mod gguf_export_tests;

@@ -3,10 +3,11 @@
 //!
 //! Training builds each adapted matrix as `W.detach() + s * B A`: gradients reach A and B
 //! only. Generation and scoring read a merged copy of each adapted matrix, refreshed after
-//! every optimizer step, so inference costs what the base model costs. `peft` writes and
-//! reads adapters in the PEFT layout.
+//! every optimizer step, so inference costs what the base model costs. Adapters that only
+//! train and score now and then (a critic's) keep no merged copy: their inference weights
+//! are computed when asked for. `peft` writes and reads adapters in the PEFT layout.
 
-mod peft;
+pub(crate) mod peft;
 #[cfg(test)]
 mod tests;
 
@@ -57,8 +58,8 @@ struct Adapter {
     /// [out, rank].
     b: Var,
     /// W + s * B A, which inference reads (its own storage: `Var::from_tensor` of a
-    /// variable would share the base's).
-    merged: Var,
+    /// variable would share the base's); `None` for adapters built `without_merged_copies`.
+    merged: Option<Var>,
 }
 
 pub struct Lora {
@@ -73,7 +74,17 @@ fn invalid(message: String) -> CoreError {
 }
 
 impl Lora {
-    pub fn new(mut config: LoraConfig, model: &ModelConfig, params: &Params) -> Result<Self> {
+    pub fn new(config: LoraConfig, model: &ModelConfig, params: &Params) -> Result<Self> {
+        Lora::build(config, model, params, true)
+    }
+
+    /// Adapters without merged copies of the adapted matrices: nothing beside the base but
+    /// A and B, at the price of computing W + s * B A in each `inference_weights` call.
+    pub fn without_merged_copies(config: LoraConfig, model: &ModelConfig, params: &Params) -> Result<Self> {
+        Lora::build(config, model, params, false)
+    }
+
+    fn build(mut config: LoraConfig, model: &ModelConfig, params: &Params, merged: bool) -> Result<Self> {
         if config.rank == 0 || config.rank > 4096 {
             return Err(invalid(format!("lora.rank must be an integer from 1 to 4096, got {}", config.rank)));
         }
@@ -110,7 +121,8 @@ impl Lora {
             let values: Vec<f32> = (0..config.rank * in_features).map(|_| ((2.0 * rng.uniform() - 1.0) * bound) as f32).collect();
             let a = Var::from_tensor(&Tensor::from_vec(values, (config.rank, in_features), base.device())?.to_dtype(base.dtype())?)?;
             let b = Var::zeros((out_features, config.rank), base.dtype(), base.device())?;
-            adapters.push(Adapter { module: module.to_string(), a, b, merged: Var::from_tensor(&base.copy()?)? });
+            let merged = if merged { Some(Var::from_tensor(&base.copy()?)?) } else { None };
+            adapters.push(Adapter { module: module.to_string(), a, b, merged });
         }
         Ok(Lora { config, adapters, transposed })
     }
@@ -137,20 +149,28 @@ impl Lora {
         Ok(weights)
     }
 
-    /// Base weights with each adapted matrix merged; shares the storage `refresh` updates.
-    pub fn inference_weights(&self, params: &Params) -> Weights {
+    /// Base weights with each adapted matrix merged; shares the storage `refresh` updates
+    /// (without merged copies: W + s * B A computed now, without a graph).
+    pub fn inference_weights(&self, params: &Params) -> Result<Weights> {
         let mut weights = params.detached();
         for adapter in &self.adapters {
-            weights.insert(format!("{}.weight", adapter.module), adapter.merged.as_tensor().detach());
+            let name = format!("{}.weight", adapter.module);
+            let merged = match &adapter.merged {
+                Some(m) => m.as_tensor().detach(),
+                None => (&weights[&name] + self.delta(adapter)?.detach())?,
+            };
+            weights.insert(name, merged);
         }
-        weights
+        Ok(weights)
     }
 
     /// Recomputes the merged matrices from the adapters' current values.
     pub fn refresh(&self, params: &Params) -> Result<()> {
         for adapter in &self.adapters {
-            let base = params.vars()[&format!("{}.weight", adapter.module)].as_tensor();
-            adapter.merged.set(&(base + self.delta(adapter)?.detach())?)?;
+            if let Some(merged) = &adapter.merged {
+                let base = params.vars()[&format!("{}.weight", adapter.module)].as_tensor();
+                merged.set(&(base + self.delta(adapter)?.detach())?)?;
+            }
         }
         Ok(())
     }

@@ -24,8 +24,8 @@ fn adapter_error(dir: &Path, what: impl std::fmt::Display) -> CoreError {
     CoreError::new(ErrorCode::InvalidModel, format!("LoRA adapter in {}: {what}", dir.display()))
 }
 
-/// Writes `path` through a temporary file, so an interrupted save leaves no torn file.
-fn write_atomically(dir: &Path, name: &str, write: impl FnOnce(&Path) -> std::result::Result<(), String>) -> Result<()> {
+/// Writes `name` in `dir` through a temporary file, so an interrupted save leaves no torn file.
+pub(crate) fn write_atomically(dir: &Path, name: &str, write: impl FnOnce(&Path) -> std::result::Result<(), String>) -> Result<()> {
     let tmp = dir.join(format!("{name}.tmp"));
     write(&tmp).map_err(|e| CoreError::new(ErrorCode::InvalidCheckpoint, format!("cannot write {name} in {}: {e}", dir.display())))?;
     fs::rename(&tmp, dir.join(name)).map_err(|e| CoreError::new(ErrorCode::InvalidCheckpoint, format!("cannot write {name} in {}: {e}", dir.display())))

@@ -13,6 +13,8 @@ pub enum LossKind {
     GspoToken,
     /// Negative log-likelihood of the loss tokens (supervised fine-tuning).
     Sft,
+    /// CISPO (MiniMax-M1): -sg(clip(r, 1 - eps_low, 1 + eps_high)) * A * logp per token.
+    Cispo,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +39,13 @@ pub enum KlEstimator {
     K3,
 }
 
+/// CISPO's default lower clip: 1 - 1 = 0, which no ratio reaches. MiniMax-M1 imposes no
+/// lower bound on the weight ("setting eps_low to a large value") and tunes only the upper one.
+pub const CISPO_EPS_LOW: f64 = 1.0;
+/// CISPO's default upper clip: the weight is capped at 1 + 3 = 4, Tinker's default
+/// `clip_high_threshold` (NeMo RL uses 6, MiniMax-M1 does not publish its value).
+pub const CISPO_EPS_HIGH: f64 = 3.0;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct LossConfig {
     pub kind: LossKind,
@@ -56,13 +65,19 @@ pub struct LossConfig {
 
 impl LossConfig {
     /// The defaults of ALGORITHMS.md for `kind`: clip 0.2 / 0.2 and token-mean, except GSPO's
-    /// 3e-4 / 4e-4 and seq-mean-token-mean; no dual-clip; beta 0 with the k3 estimator.
+    /// 3e-4 / 4e-4 and seq-mean-token-mean, and CISPO's 1 / 3 (the weight capped at 4, no
+    /// lower bound); no dual-clip; beta 0 with the k3 estimator.
     pub fn new(kind: LossKind) -> Self {
         let gspo = matches!(kind, LossKind::Gspo | LossKind::GspoToken);
+        let (eps_low, eps_high) = match kind {
+            LossKind::Gspo | LossKind::GspoToken => (3e-4, 4e-4),
+            LossKind::Cispo => (CISPO_EPS_LOW, CISPO_EPS_HIGH),
+            _ => (0.2, 0.2),
+        };
         LossConfig {
             kind,
-            eps_low: if gspo { 3e-4 } else { 0.2 },
-            eps_high: if gspo { 4e-4 } else { 0.2 },
+            eps_low,
+            eps_high,
             dual_clip: None,
             aggregation: if gspo { Aggregation::SeqMeanTokenMean } else { Aggregation::TokenMean },
             max_completion_length: None,
@@ -113,7 +128,8 @@ impl LossKind {
             "gspo" => Ok(LossKind::Gspo),
             "gspo_token" => Ok(LossKind::GspoToken),
             "sft" => Ok(LossKind::Sft),
-            other => Err(unknown("loss", other, "'token_clip', 'gspo', 'gspo_token', 'sft'")),
+            "cispo" => Ok(LossKind::Cispo),
+            other => Err(unknown("loss", other, "'token_clip', 'gspo', 'gspo_token', 'cispo', 'sft'")),
         }
     }
 
@@ -123,6 +139,7 @@ impl LossKind {
             LossKind::Gspo => "gspo",
             LossKind::GspoToken => "gspo_token",
             LossKind::Sft => "sft",
+            LossKind::Cispo => "cispo",
         }
     }
 }

@@ -8,7 +8,8 @@ pub struct LossMetrics {
     pub policy_loss: f64,
     /// The aggregated KL estimate (before beta); 0 without reference log-probs.
     pub kl: f64,
-    /// Fraction of loss tokens whose term was clipped (low + high + dual): zero gradient.
+    /// Fraction of loss tokens whose term was clipped (low + high + dual): zero gradient, except
+    /// in CISPO, where it counts the tokens whose importance weight was clipped.
     pub clip_frac: f64,
     pub clip_frac_low: f64,
     pub clip_frac_high: f64,

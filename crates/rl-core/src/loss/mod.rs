@@ -1,9 +1,10 @@
 //! Policy losses (ALGORITHMS.md section 3) over flat per-token buffers: the clipped
-//! token surrogate, GSPO and GSPO-token, SFT, and the KL penalty, aggregated in four
+//! token surrogate, GSPO and GSPO-token, CISPO, SFT, and the KL penalty, aggregated in four
 //! modes. One call returns the loss, its metrics and the analytic gradient with respect to
 //! the per-token log-probs, which is how the trainer backpropagates the same loss.
 
 mod backprop;
+mod cispo;
 mod config;
 mod inputs;
 mod kl;

@@ -3,6 +3,7 @@
 //! sum_t logp_t * grad_t (grad held constant), so this one function defines both the value
 //! and the update of every loss type.
 
+use super::cispo::cispo_weight;
 use super::config::{LossConfig, LossKind};
 use super::inputs::{check, Advantages, LossInput};
 use super::kl::{kl_term, LOG_RATIO_CLAMP};
@@ -47,6 +48,7 @@ pub fn compute_policy_loss(input: &LossInput, config: &LossConfig) -> Result<Los
             LossKind::TokenClip => batch.token_clip(&seq),
             LossKind::Gspo | LossKind::GspoToken => batch.gspo(&seq),
             LossKind::Sft => batch.sft(&seq),
+            LossKind::Cispo => batch.cispo(&seq),
         }
         if let Some(reference) = input.ref_logprobs {
             batch.kl_penalty(&seq, reference);
@@ -129,6 +131,19 @@ impl Batch<'_> {
             for &t in &tokens {
                 self.grad[t] += share;
             }
+        }
+    }
+
+    /// The weight is held constant, so the gradient is -w * A whatever the clamp of the
+    /// log-ratio did to w; the loss's value is the stop-gradient surrogate -w * A * logp.
+    fn cispo(&mut self, seq: &Sequence) {
+        for t in loss_tokens(self.input.mask, seq) {
+            let ratio = self.log_ratio(t).clamp(-LOG_RATIO_CLAMP, LOG_RATIO_CLAMP).exp();
+            let (weight, region) = cispo_weight(ratio, self.config.eps_low, self.config.eps_high);
+            let coefficient = -weight * self.advantages.at(seq.index, t);
+            self.policy_loss += seq.weight * coefficient * self.input.logprobs[t] as f64;
+            self.grad[t] += seq.weight * coefficient;
+            self.tally.record(ratio, region);
         }
     }
 

@@ -1,7 +1,7 @@
 //! The clipped surrogate of one token (or one sequence, for GSPO), with its derivative.
 
-/// Which branch of the clipped objective a term took. Every branch but `Unclipped` has a
-/// zero gradient.
+/// Which branch of the clipped objective a term took. In the clipped surrogate every branch
+/// but `Unclipped` has a zero gradient; in CISPO a clipped branch only bounds the weight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Region {
     Unclipped,

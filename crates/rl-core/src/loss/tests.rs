@@ -200,6 +200,66 @@ fn sft_gradient_matches_finite_differences() {
     }
 }
 
+/// CISPO's gradient is that of its value with the weight held constant. Moving logp_t and
+/// old_t together by h keeps r_t (so the weight) fixed, so the central difference of the
+/// loss along that move is exactly the stop-gradient derivative, KL term included.
+fn check_stop_gradient(case: &Case, config: &LossConfig, grad: &[f32], what: &str) {
+    let h = 1e-3f32;
+    let at = |t: usize, step: f32| {
+        let (mut logprobs, mut old) = (case.logprobs.clone(), case.old.clone());
+        logprobs[t] += step;
+        old[t] += step;
+        let moved = (logprobs[t] - case.logprobs[t]) as f64;
+        (compute_policy_loss(&LossInput { logprobs: &logprobs, old_logprobs: Some(&old), ..case.input() }, config).unwrap().loss, moved)
+    };
+    for (t, &g) in grad.iter().enumerate() {
+        let ((plus, up), (minus, down)) = (at(t, h), at(t, -h));
+        let fd = (plus - minus) / (up - down);
+        let g = g as f64;
+        assert!((g - fd).abs() <= 1e-9 + 1e-3 * fd.abs().max(g.abs()), "{what}: token {t}: analytic {g} vs finite difference {fd}");
+    }
+}
+
+#[test]
+fn cispo_gradient_is_the_clipped_weight_times_the_advantage_in_every_region() {
+    let (mut low, mut high) = (0.0, 0.0);
+    for aggregation in AGGREGATIONS {
+        for kl in ESTIMATORS {
+            let cfg = LossConfig { eps_low: 0.2, eps_high: 0.2, ..config(LossKind::Cispo, aggregation, kl) };
+            for seed in [1, 2000] {
+                let case = random_case(seed, 1.4, false);
+                let out = compute_policy_loss(&case.input(), &cfg).unwrap();
+                check_stop_gradient(&case, &cfg, &out.grad, &format!("cispo {aggregation:?} {kl:?}"));
+                low += out.metrics.clip_frac_low;
+                high += out.metrics.clip_frac_high;
+                // Clipped tokens keep their gradient: only masked tokens have none.
+                let live = out.grad.iter().zip(&case.mask).filter(|(&g, &m)| m != 0 && g == 0.0).count();
+                assert_eq!(live, 0, "cispo {aggregation:?}: a loss token lost its gradient");
+            }
+        }
+    }
+    assert!(low > 0.0 && high > 0.0, "the cases must clip weights on both sides");
+}
+
+#[test]
+fn cispo_vectors() {
+    // README's vector: r = e^[0.5, -0.2, -1.5, 1.8] = [1.648721, 0.818731, 0.223130, 6.049647];
+    // with the defaults (no lower bound, cap 4) w = [1.648721, 0.818731, 0.223130, 4].
+    let logp = [-0.5f32, -1.2, -2.5, -0.2];
+    let (old, adv, mask) = ([-1f32, -1.0, -1.0, -2.0], [1f32, -1.0, 2.0, 0.5], [1u8; 4]);
+    let input = LossInput { logprobs: &logp, old_logprobs: Some(&old), ref_logprobs: None, advantages: Some(&adv), mask: &mask, offsets: None, normalizer: None };
+    let out = compute_policy_loss(&input, &LossConfig::new(LossKind::Cispo)).unwrap();
+    assert!((out.loss - 0.339384).abs() < 1e-5, "{}", out.loss);
+    for (g, want) in out.grad.iter().zip([-0.412180, 0.204683, -0.111565, -0.5]) {
+        assert!((*g as f64 - want).abs() < 1e-5, "{:?}", out.grad);
+    }
+    assert_eq!((out.metrics.clip_frac_high, out.metrics.clip_frac_low), (0.25, 0.0));
+    // Two-sided clip at 0.2 / 0.2: w = [1.2, 0.818731, 0.8, 1.2].
+    let out = compute_policy_loss(&input, &LossConfig { eps_low: 0.2, eps_high: 0.2, ..LossConfig::new(LossKind::Cispo) }).unwrap();
+    assert!((out.loss - 0.934381).abs() < 1e-5, "{}", out.loss);
+    assert_eq!((out.metrics.clip_frac_high, out.metrics.clip_frac_low), (0.5, 0.25));
+}
+
 #[test]
 fn gspo_vector() {
     let (logp, old, mask) = ([-0.9f32, -1.2, -0.6], [-1f32, -1.0, -1.0], [1u8, 1, 1]);
@@ -255,7 +315,7 @@ fn dual_clip_and_kl_vectors() {
 fn micro_batches_sum_to_the_full_batch() {
     let case = random_case(42, 1.0, false);
     let split = case.offsets[3] as usize; // sequences 0..3 | 3..5
-    for kind in [LossKind::TokenClip, LossKind::GspoToken, LossKind::Sft] {
+    for kind in [LossKind::TokenClip, LossKind::GspoToken, LossKind::Cispo, LossKind::Sft] {
         for aggregation in AGGREGATIONS {
             let cfg = config(kind, aggregation, KlEstimator::K3);
             let full = compute_policy_loss(&case.input(), &cfg).unwrap();
@@ -307,7 +367,7 @@ fn masked_out_tokens_and_sequences_contribute_nothing() {
 #[test]
 fn an_all_zero_mask_gives_zero_loss_not_nan() {
     let (logp, mask) = ([f32::NAN, -1.0], [0u8, 0]);
-    for kind in [LossKind::TokenClip, LossKind::Gspo, LossKind::GspoToken, LossKind::Sft] {
+    for kind in [LossKind::TokenClip, LossKind::Gspo, LossKind::GspoToken, LossKind::Cispo, LossKind::Sft] {
         for aggregation in AGGREGATIONS {
             let cfg = LossConfig { aggregation, ..LossConfig::new(kind) };
             if cfg.validate().is_err() {

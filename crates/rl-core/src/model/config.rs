@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::size_checks::ConfigKeys;
 use crate::error::{CoreError, ErrorCode, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,14 +55,18 @@ impl ModelConfig {
     pub fn from_hf_json(text: &str, source: &str) -> Result<Self> {
         let v: Value = serde_json::from_str(text).map_err(|e| invalid(source, format!("is not valid JSON ({e})")))?;
         let model_type = v.get("model_type").and_then(Value::as_str).unwrap_or("");
-        match model_type {
-            "gpt2" => Self::gpt2(&v, source),
-            "llama" | "qwen2" | "mistral" => Self::llama(&v, source, model_type == "qwen2"),
-            other => Err(invalid(
-                source,
-                format!("has model_type '{other}'; supported architectures are gpt2, llama (SmolLM2, TinyLlama), qwen2 and mistral"),
-            )),
-        }
+        let config = match model_type {
+            "gpt2" => Self::gpt2(&v, source)?,
+            "llama" | "qwen2" | "mistral" => Self::llama(&v, source, model_type == "qwen2")?,
+            other => {
+                return Err(invalid(
+                    source,
+                    format!("has model_type '{other}'; supported architectures are gpt2, llama (SmolLM2, TinyLlama), qwen2 and mistral"),
+                ))
+            }
+        };
+        config.check_limits(ConfigKeys::json(config.architecture), source)?;
+        Ok(config)
     }
 
     fn gpt2(v: &Value, source: &str) -> Result<Self> {
@@ -76,7 +81,7 @@ impl ModelConfig {
             num_heads: heads,
             num_kv_heads: heads,
             head_dim: hidden / heads,
-            intermediate_size: opt_usize(v, "n_inner").unwrap_or(4 * hidden),
+            intermediate_size: opt_usize(v, "n_inner", source)?.unwrap_or(4 * hidden),
             max_position_embeddings: usize_field(v, "n_positions", source)?,
             norm_eps: v.get("layer_norm_epsilon").and_then(Value::as_f64).unwrap_or(1e-5),
             rope_theta: 0.0,
@@ -92,7 +97,7 @@ impl ModelConfig {
         let hidden = usize_field(v, "hidden_size", source)?;
         let heads = usize_field(v, "num_attention_heads", source)?;
         check_divides(hidden, heads, source)?;
-        let kv_heads = opt_usize(v, "num_key_value_heads").unwrap_or(heads);
+        let kv_heads = opt_usize(v, "num_key_value_heads", source)?.unwrap_or(heads);
         if kv_heads == 0 || heads % kv_heads != 0 {
             return Err(invalid(source, format!("num_key_value_heads ({kv_heads}) must divide num_attention_heads ({heads})")));
         }
@@ -103,9 +108,9 @@ impl ModelConfig {
             num_layers: usize_field(v, "num_hidden_layers", source)?,
             num_heads: heads,
             num_kv_heads: kv_heads,
-            head_dim: opt_usize(v, "head_dim").unwrap_or(hidden / heads),
+            head_dim: opt_usize(v, "head_dim", source)?.unwrap_or(hidden / heads),
             intermediate_size: usize_field(v, "intermediate_size", source)?,
-            max_position_embeddings: opt_usize(v, "max_position_embeddings").unwrap_or(2048),
+            max_position_embeddings: opt_usize(v, "max_position_embeddings", source)?.unwrap_or(2048),
             norm_eps: v.get("rms_norm_eps").and_then(Value::as_f64).unwrap_or(1e-6),
             // transformers 5 moved both into "rope_parameters".
             rope_theta: v.get("rope_theta").or_else(|| v.pointer("/rope_parameters/rope_theta")).and_then(Value::as_f64).unwrap_or(10000.0),
@@ -141,8 +146,13 @@ fn invalid(source: &str, what: String) -> CoreError {
     CoreError::new(ErrorCode::InvalidModel, format!("{source} {what}"))
 }
 
-fn opt_usize(v: &Value, key: &str) -> Option<usize> {
-    v.get(key).and_then(Value::as_u64).map(|x| x as usize)
+/// An optional size: absent (or null) gives `None`; present, it must be a positive integer
+/// (a float such as 1e12 is an error, not silently the default).
+fn opt_usize(v: &Value, key: &str, source: &str) -> Result<Option<usize>> {
+    match v.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(_) => usize_field(v, key, source).map(Some),
+    }
 }
 
 fn opt_u32(v: &Value, key: &str) -> Option<u32> {

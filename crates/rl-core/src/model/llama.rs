@@ -129,7 +129,7 @@ impl Llama {
 }
 
 /// Rotation frequencies theta^(-2i/d), rescaled as the config asks.
-fn inverse_frequencies(c: &ModelConfig) -> Vec<f64> {
+pub(crate) fn inverse_frequencies(c: &ModelConfig) -> Vec<f64> {
     let d = c.head_dim as f64;
     let base: Vec<f64> = (0..c.head_dim / 2).map(|i| c.rope_theta.powf(-((2 * i) as f64) / d)).collect();
     match &c.rope_scaling {

@@ -9,6 +9,7 @@ pub mod gpt2;
 pub mod layers;
 pub mod llama;
 pub mod params;
+pub mod size_checks;
 pub mod tokens;
 pub mod weights;
 
@@ -20,4 +21,5 @@ mod parity_tests;
 pub use config::{Architecture, ModelConfig, RopeScaling};
 pub use decoder::{Context, Decoder};
 pub use params::Params;
+pub use size_checks::{ConfigKeys, TensorShapes, MAX_POSITIONS};
 pub use weights::{expected_weights, random_weights, validate_weights, WeightKind, WeightSpec, Weights};

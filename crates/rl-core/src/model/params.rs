@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 
 use candle_core::Var;
 
-use super::Weights;
+use super::{expected_weights, ModelConfig, WeightKind, Weights};
+use crate::optim::Param;
 use crate::error::Result;
 
 pub struct Params {
@@ -23,8 +24,33 @@ impl Params {
         Ok(Params { vars })
     }
 
+    /// Handles to the same variables, not a copy: a critic's LoRA trunk reads the policy's
+    /// frozen base this way.
+    pub fn sharing(&self) -> Params {
+        Params { vars: self.vars.clone() }
+    }
+
+    /// Adds (or replaces) one variable, e.g. a handle shared with another `Params`.
+    pub fn insert(&mut self, name: String, var: Var) {
+        self.vars.insert(name, var);
+    }
+
     pub fn vars(&self) -> &BTreeMap<String, Var> {
         &self.vars
+    }
+
+    /// The variables as an optimizer takes them, with the kind of each weight (which decides
+    /// its decay), except those `skip` names.
+    pub fn optimizer_params(&self, config: &ModelConfig, skip: impl Fn(&str) -> bool) -> Vec<Param> {
+        let kinds = expected_weights(config);
+        self.vars
+            .iter()
+            .filter(|(name, _)| !skip(name))
+            .map(|(name, var)| {
+                let kind = kinds.iter().find(|s| &s.name == name).map_or(WeightKind::Matrix, |s| s.kind);
+                Param { name: name.clone(), var: var.clone(), kind }
+            })
+            .collect()
     }
 
     /// Views through which gradients flow to the variables.

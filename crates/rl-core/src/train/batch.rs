@@ -34,17 +34,25 @@ pub(crate) struct Sample {
     pub ref_logprobs: Option<Vec<f32>>,
 }
 
+/// The checks every batch of whole sequences shares (the policy's and the critic's): it is
+/// not empty, its token ids are in the vocabulary, and it has one mask per sequence. Returns
+/// the ids as the model reads them.
+pub(crate) fn checked_sequences(sequences: &[Vec<i32>], masks: &[Vec<u8>], vocab_size: usize) -> Result<Vec<Vec<u32>>> {
+    if sequences.is_empty() {
+        return Err(CoreError::new(ErrorCode::InvalidArgument, "the batch is empty; pass at least one sequence"));
+    }
+    let refs: Vec<&[i32]> = sequences.iter().map(Vec::as_slice).collect();
+    let ids = checked_token_ids(&refs, vocab_size, "sequence")?;
+    check_len("masks", masks.len(), "sequences", sequences.len())?;
+    Ok(ids)
+}
+
 impl TrainBatch {
     /// Checks every array against the sequences and the vocabulary; values the loss reads
     /// (at loss tokens) must be finite.
     pub(crate) fn samples(&self, vocab_size: usize) -> Result<Vec<Sample>> {
         let n = self.sequences.len();
-        if n == 0 {
-            return Err(CoreError::new(ErrorCode::InvalidArgument, "the batch is empty; pass at least one sequence"));
-        }
-        let refs: Vec<&[i32]> = self.sequences.iter().map(Vec::as_slice).collect();
-        let ids = checked_token_ids(&refs, vocab_size, "sequence")?;
-        check_len("masks", self.masks.len(), "sequences", n)?;
+        let ids = checked_sequences(&self.sequences, &self.masks, vocab_size)?;
         for (name, arrays) in [("oldLogprobs", &self.old_logprobs), ("refLogprobs", &self.ref_logprobs)] {
             if let Some(a) = arrays {
                 check_len(name, a.len(), "sequences", n)?;

@@ -3,6 +3,10 @@
 //! head, `compute_policy_loss` with the whole batch's normalizer (so micro-batch losses
 //! and gradients add up to the full batch's), the head's backward, then the decoder's
 //! backward from the hidden states with sum(hidden * dL/dhidden).
+//!
+//! A forward pass whose log-probs are not finite (overflowing activations, a poisoned
+//! weight) ends the batch there: nothing is accumulated and the summary's loss is NaN, so
+//! the step is skipped like one with a non-finite gradient, instead of failing.
 
 use candle_core::backprop::GradStore;
 use candle_core::{Device, Tensor, Var};
@@ -21,22 +25,29 @@ pub(crate) fn batch_gradients(decoder: &Decoder, samples: &[Sample], config: &Tr
     // Sequences without loss tokens change nothing: leave them out of the micro-batches.
     let samples: Vec<&Sample> = samples.iter().filter(|s| !s.targets.is_empty()).collect();
     let normalizer = normalizer_of(&samples, config.loss.max_completion_length)?;
-    let mut sums = Accumulator { vars: trainable, sums: vec![None; trainable.len()] };
+    let mut sums = Accumulator::new(trainable);
     let mut summary = Summary::new();
     for micro in samples.chunks(config.micro_batch_size) {
-        micro_batch(decoder, micro, normalizer, config, &mut sums, &mut summary)?;
+        if !micro_batch(decoder, micro, normalizer, config, &mut sums, &mut summary)? {
+            summary.mark_non_finite();
+            break;
+        }
     }
     Ok((sums.finish(), summary))
 }
 
 /// Sums the gradients of the trainable variables over backward passes. Candle's backward
 /// also computes gradients of frozen weights and of activations; those are dropped.
-struct Accumulator<'a> {
+pub(crate) struct Accumulator<'a> {
     vars: &'a [Var],
     sums: Vec<Option<Tensor>>,
 }
 
-impl Accumulator<'_> {
+impl<'a> Accumulator<'a> {
+    pub fn new(vars: &'a [Var]) -> Self {
+        Accumulator { vars, sums: vec![None; vars.len()] }
+    }
+
     fn add(&mut self, grads: &GradStore) -> Result<()> {
         for (sum, var) in self.sums.iter_mut().zip(self.vars) {
             if let Some(g) = grads.get(var.as_tensor()) {
@@ -52,7 +63,7 @@ impl Accumulator<'_> {
         Ok(())
     }
 
-    fn finish(self) -> GradStore {
+    pub fn finish(self) -> GradStore {
         let mut grads = GradStore::default();
         for (sum, var) in self.sums.into_iter().zip(self.vars) {
             if let Some(g) = sum {
@@ -90,7 +101,8 @@ struct Targets {
     tokens: Vec<u32>,
 }
 
-fn micro_batch(decoder: &Decoder, samples: &[&Sample], normalizer: Normalizer, config: &TrainConfig, sums: &mut Accumulator, summary: &mut Summary) -> Result<()> {
+/// Adds the micro-batch's gradients to `sums`; false (nothing added) when its log-probs are not finite.
+fn micro_batch(decoder: &Decoder, samples: &[&Sample], normalizer: Normalizer, config: &TrainConfig, sums: &mut Accumulator, summary: &mut Summary) -> Result<bool> {
     let width = samples.iter().map(|s| s.ids.len()).max().unwrap_or(0);
     // Right padding: causal attention keeps it out of every real token's view.
     let mut ids = vec![0u32; samples.len() * width];
@@ -104,50 +116,81 @@ fn micro_batch(decoder: &Decoder, samples: &[&Sample], normalizer: Normalizer, c
     }
     let ids = Tensor::from_vec(ids, (samples.len(), width), &Device::Cpu)?;
     let targets = Targets { rows: Tensor::from_vec(rows, tokens.len(), &Device::Cpu)?, tokens };
-    if !config.activation_checkpointing {
-        let hidden = decoder.forward(&ids, &vec![0; samples.len()], None)?;
-        return sums.add(&head_gradients(decoder, &hidden, &targets, samples, normalizer, config, summary)?);
+    let head = |hidden: &Tensor| head_gradients(decoder, hidden, &targets, samples, normalizer, config, summary);
+    decoder_backward(decoder, &ids, config.activation_checkpointing, head, sums)
+}
+
+/// A forward pass over `ids` ([batch, width], right-padded) that records the graph, `head`'s
+/// backward from the final hidden states [batch, width, hidden] (which carry the graph), and
+/// the decoder's backward from there; the trainable variables' gradients go into `sums`.
+/// False (and nothing added) when `head` gives no gradients (non-finite log-probs).
+/// With `checkpointing`, only each block's input is kept and the backward recomputes one
+/// block at a time.
+pub(crate) fn decoder_backward(
+    decoder: &Decoder,
+    ids: &Tensor,
+    checkpointing: bool,
+    head: impl FnOnce(&Tensor) -> Result<Option<GradStore>>,
+    sums: &mut Accumulator,
+) -> Result<bool> {
+    let (rows, width) = ids.dims2()?;
+    if !checkpointing {
+        let hidden = decoder.forward(ids, &vec![0; rows], None)?;
+        let Some(grads) = head(&hidden)? else { return Ok(false) };
+        sums.add(&grads)?;
+        return Ok(true);
     }
-    // Keep only each block's input; the backward recomputes one block at a time.
-    let ctx = Context::new(&vec![0; samples.len()], 0, width, decoder.config().max_position_embeddings, decoder.dtype())?;
+    let ctx = Context::new(&vec![0; rows], 0, width, decoder.config().max_position_embeddings, decoder.dtype())?;
     let mut inputs = Vec::with_capacity(decoder.layers());
-    let mut x = decoder.embed(&ids, &ctx)?.detach();
+    let mut x = decoder.embed(ids, &ctx)?.detach();
     for layer in 0..decoder.layers() {
         let next = decoder.block(layer, &x, &ctx)?.detach();
         inputs.push(x);
         x = next;
     }
-    let head = |leaf: &Tensor| head_gradients(decoder, &decoder.final_norm(leaf)?, &targets, samples, normalizer, config, summary);
-    let mut grads = backward_from(&x, head, sums)?;
+    let Some(mut grads) = backward_from(&x, |leaf: &Tensor| head(&decoder.final_norm(leaf)?), sums)? else { return Ok(false) };
     for (layer, input) in inputs.iter().enumerate().rev() {
-        let block = |leaf: &Tensor| Ok((decoder.block(layer, leaf, &ctx)? * &grads)?.sum_all()?.backward()?);
-        grads = backward_from(input, block, sums)?;
+        let block = |leaf: &Tensor| Ok(Some((decoder.block(layer, leaf, &ctx)? * &grads)?.sum_all()?.backward()?));
+        grads = backward_from(input, block, sums)?.expect("a block's backward always gives gradients");
     }
-    let grads = (decoder.embed(&ids, &ctx)? * grads)?.sum_all()?.backward()?;
-    sums.add(&grads)
+    let grads = (decoder.embed(ids, &ctx)? * grads)?.sum_all()?.backward()?;
+    sums.add(&grads)?;
+    Ok(true)
 }
 
 /// Runs `backward` (a forward from `input` and its backward) with `input` as a leaf,
-/// adds the weights' gradients to `sums` and returns the gradient of `input`.
-fn backward_from(input: &Tensor, backward: impl FnOnce(&Tensor) -> Result<GradStore>, sums: &mut Accumulator) -> Result<Tensor> {
+/// adds the weights' gradients to `sums` and returns the gradient of `input`; `None` when
+/// `backward` gave none (the head's log-probs were not finite).
+fn backward_from(input: &Tensor, backward: impl FnOnce(&Tensor) -> Result<Option<GradStore>>, sums: &mut Accumulator) -> Result<Option<Tensor>> {
     let leaf = Var::from_tensor(input)?;
-    let grads = backward(leaf.as_tensor())?;
+    let Some(grads) = backward(leaf.as_tensor())? else { return Ok(None) };
     sums.add(&grads)?;
-    Ok(match grads.get(leaf.as_tensor()) {
+    Ok(Some(match grads.get(leaf.as_tensor()) {
         // Detached: the next block needs its value, not a path back into this block's graph.
         Some(g) => g.detach(),
         None => input.zeros_like()?,
-    })
+    }))
 }
 
 /// The loss of the micro-batch from its final hidden states [batch, width, hidden] (which
-/// carry a graph), and the gradients of its backward.
-fn head_gradients(decoder: &Decoder, hidden: &Tensor, targets: &Targets, samples: &[&Sample], normalizer: Normalizer, config: &TrainConfig, summary: &mut Summary) -> Result<GradStore> {
+/// carry a graph), and the gradients of its backward; `None` when a log-prob is not finite.
+fn head_gradients(
+    decoder: &Decoder,
+    hidden: &Tensor,
+    targets: &Targets,
+    samples: &[&Sample],
+    normalizer: Normalizer,
+    config: &TrainConfig,
+    summary: &mut Summary,
+) -> Result<Option<GradStore>> {
     let hidden = hidden.flatten_to(1)?;
     let picked = hidden.detach().index_select(&targets.rows, 0)?;
     let lm_head = decoder.lm_head();
     let head = lm_head.detach();
     let values = head_values(&picked, &head, &targets.tokens, config.temperature)?;
+    if values.logprobs.iter().any(|l| !l.is_finite()) {
+        return Ok(None);
+    }
 
     let (mask, offsets) = loss_layout(samples);
     let (old, advantages, reference) =
@@ -175,5 +218,5 @@ fn head_gradients(decoder: &Decoder, hidden: &Tensor, targets: &Targets, samples
         grads.insert(lm_head, total);
     }
     summary.add(&out, &values.entropy);
-    Ok(grads)
+    Ok(Some(grads))
 }

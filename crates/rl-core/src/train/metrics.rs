@@ -16,7 +16,7 @@ pub struct TrainMetrics {
     /// Global gradient norm before clipping (NaN or infinite on a skipped step).
     pub grad_norm: f64,
     pub lr: f64,
-    /// Whether this step was skipped (non-finite loss or gradient): the weights are unchanged.
+    /// Whether this step was skipped (non-finite log-probs, loss or gradient): the weights are unchanged.
     pub skipped: bool,
     /// Steps skipped so far, this one included.
     pub skipped_steps: u64,
@@ -60,8 +60,15 @@ impl Summary {
         }
     }
 
+    /// NaN once a micro-batch's log-probs were not finite: the step is then skipped.
     pub fn loss(&self) -> f64 {
         self.loss
+    }
+
+    /// A forward pass gave non-finite log-probs: the loss is unknown and the step is skipped.
+    pub fn mark_non_finite(&mut self) {
+        self.loss = f64::NAN;
+        self.policy_loss = f64::NAN;
     }
 
     pub fn finish(self, report: StepReport, lr: f64, skipped_steps: u64, steps: u64) -> TrainMetrics {

@@ -19,6 +19,7 @@ pub(crate) mod tests;
 use std::sync::{Mutex, MutexGuard};
 
 pub use batch::{BatchAdvantages, TrainBatch};
+pub(crate) use batch::checked_sequences;
 pub use config::TrainConfig;
 pub use metrics::TrainMetrics;
 

@@ -4,7 +4,7 @@ use super::gradients::batch_gradients;
 use super::{TrainBatch, TrainConfig, TrainMetrics};
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::model::{expected_weights, Decoder, WeightKind};
+use crate::model::Decoder;
 use crate::optim::{AdamW, Param, StepReport};
 
 impl Engine {
@@ -13,20 +13,12 @@ impl Engine {
         if let Some(lora) = &self.lora {
             return lora.params();
         }
-        let kinds = expected_weights(&self.model.config);
-        self.params()
-            .vars()
-            .iter()
-            .map(|(name, var)| {
-                let kind = kinds.iter().find(|s| &s.name == name).map_or(WeightKind::Matrix, |s| s.kind);
-                Param { name: name.clone(), var: var.clone(), kind }
-            })
-            .collect()
+        self.params().optimizer_params(&self.model.config, |_| false)
     }
 
     /// Forward and backward over `batch` (micro-batched, gradients accumulated with the
     /// whole batch's normalizers), then global-norm clipping and an AdamW step. A step whose
-    /// loss or gradient is not finite is skipped: counted, reported, weights unchanged.
+    /// log-probs, loss or gradient are not finite is skipped: counted, reported, weights unchanged.
     pub fn train_step(&self, batch: &TrainBatch, config: &TrainConfig) -> Result<TrainMetrics> {
         config.validate()?;
         let samples = batch.samples(self.model.config.vocab_size)?;

@@ -184,3 +184,38 @@ fn activation_checkpointing_gives_the_same_gradient() {
         }
     }
 }
+
+/// A forward pass whose log-probs are not finite (here: a poisoned final norm) skips the
+/// step exactly like a non-finite gradient does: no error, counted, every weight left as it
+/// was; once the weight is repaired the next step trains and the count stays.
+#[test]
+fn non_finite_logprobs_skip_the_step_like_a_non_finite_gradient() {
+    for activation_checkpointing in [false, true] {
+        let json = r#"{"model_type":"gpt2","n_embd":16,"n_head":4,"n_layer":2,"n_positions":32,"vocab_size":40}"#;
+        let engine = crate::engine::Engine::random(json, 3, None).unwrap();
+        let mut b = batch(None);
+        b.old_logprobs = Some(b.sequences.iter().map(|s| vec![-3.0; s.len()]).collect());
+        let mut config = TrainConfig { activation_checkpointing, micro_batch_size: 2, ..config(LossKind::TokenClip) };
+        config.loss.beta = 0.0;
+        let snapshot = |engine: &crate::engine::Engine| -> Vec<Vec<f32>> {
+            engine.params().vars().values().map(|v| v.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap()).collect()
+        };
+        let norm = engine.params().vars()["transformer.ln_f.weight"].clone();
+        let healthy = norm.as_tensor().copy().unwrap();
+        norm.set(&healthy.affine(0.0, f64::NAN).unwrap()).unwrap();
+        let before = snapshot(&engine);
+
+        let m = engine.train_step(&b, &config).unwrap();
+        assert!(m.skipped && !m.loss.is_finite(), "checkpointing {activation_checkpointing}: {m:?}");
+        assert_eq!((m.skipped_steps, m.steps), (1, 0));
+        let after = snapshot(&engine);
+        // NaN != NaN: compare bit patterns.
+        let bits = |w: &Vec<Vec<f32>>| w.iter().map(|v| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>()).collect::<Vec<_>>();
+        assert_eq!(bits(&after), bits(&before), "a skipped step changed the weights");
+
+        norm.set(&healthy).unwrap();
+        let m = engine.train_step(&b, &config).unwrap();
+        assert!(!m.skipped && m.loss.is_finite());
+        assert_eq!((m.skipped_steps, m.steps), (1, 1));
+    }
+}
