@@ -37,6 +37,8 @@ export interface SftModelRecipe {
    * positions have no learned table, so a longer context is a setting, not new weights.
    */
   contextLength?: number;
+  /** Strings that encode as one token each (makeTinyModel's addedTokens); none by default. */
+  addedTokens?: string[];
   /** Copy drills before the SFT (copy-drill.ts); none by default. */
   copyDrill?: CopyDrill;
   /** Default 'message' (see the file comment). */
@@ -75,7 +77,7 @@ export async function makeSftModel(options: MakeSftModelOptions): Promise<SftMod
   const work = await mkdtemp(join(tmpdir(), 'stateset-demo-model-'));
   try {
     const baseDir = join(work, 'base');
-    const info = makeTinyModel({ arch: recipe.arch, outDir: baseDir, seed, size: recipe.size });
+    const info = makeTinyModel({ arch: recipe.arch, outDir: baseDir, seed, size: recipe.size, ...(recipe.addedTokens ? { addedTokens: recipe.addedTokens } : {}) });
     if (recipe.contextLength !== undefined) await setContextLength(baseDir, recipe.arch, recipe.contextLength);
     log(`${logPrefix}: ${info.config.numParameters} parameters; SFT for ${steps} steps on the ${options.corpusName} corpus`);
     const progress = (step: number, loss: number) => (step % 50 === 0 || step === steps ? log(`${logPrefix}: step ${step}/${steps}, loss ${loss.toFixed(4)}`) : undefined);

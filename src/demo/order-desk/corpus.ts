@@ -12,6 +12,7 @@ import type { Episode, Turn } from '../../core/episode.js';
 import type { Message } from '../../core/messages.js';
 import { OrderDeskEnvironment } from './environment.js';
 import type { OrderDeskScenario } from './scenarios.js';
+import { formatToolCall } from './tool-call-tokens.js';
 
 export type AnswerStyle = 'fact' | 'vague' | 'wrong';
 
@@ -60,18 +61,17 @@ export async function playScripted(environment: OrderDeskEnvironment, scenario: 
   let acted: 'refund_order' | 'change_address' | 'escalate' | undefined;
   let answered = false;
 
-  const call = (name: string, args: Record<string, string>) => `<tool_call>${JSON.stringify({ name, arguments: args })}</tool_call>`;
   const action = (allowed: boolean): string => {
-    if (request === 'refund' && allowed) return call((acted = 'refund_order'), { id: order.id, reason: 'customer request' });
-    if (request === 'address' && allowed) return call((acted = 'change_address'), { id: order.id, address: newAddress! });
-    return call((acted = 'escalate'), { reason: request === 'refund' ? 'refund not allowed' : 'address change not allowed' });
+    if (request === 'refund' && allowed) return formatToolCall((acted = 'refund_order'), { id: order.id, reason: 'customer request' });
+    if (request === 'address' && allowed) return formatToolCall((acted = 'change_address'), { id: order.id, address: newAddress! });
+    return formatToolCall((acted = 'escalate'), { reason: request === 'refund' ? 'refund not allowed' : 'address change not allowed' });
   };
   const next = (): string => {
     if (!messages.some((m) => m.role === 'user' && m.content.includes(order.id))) return pickOf(ASK_FOR_ID);
     if (!lookedUp && !acted && !answered) {
       if (!choices.skipLookup) {
         lookedUp = true;
-        return call('lookup_order', { id: order.id });
+        return formatToolCall('lookup_order', { id: order.id });
       }
       if (request === 'status') {
         answered = true;

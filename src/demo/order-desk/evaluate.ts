@@ -32,13 +32,13 @@ export interface OrderDeskEvaluation {
   conversations: Trajectory<OrderDeskScenario>[];
 }
 
-export async function evaluateOrderDesk(agent: Agent, scenarios: OrderDeskScenario[], options: { seed: number; maxNewTokens: number }): Promise<OrderDeskEvaluation> {
+export async function evaluateOrderDesk(agent: Agent, scenarios: OrderDeskScenario[], options: { seed: number; maxNewTokens: number; temperature?: number }): Promise<OrderDeskEvaluation> {
   const { trajectories } = await evaluate<OrderDeskScenario>({
     agent,
     environment: orderDeskEnvironment(),
     scenarios,
     rewards: combineRewards(orderDeskRewards()),
-    generation: { temperature: 1, seed: options.seed, maxNewTokens: options.maxNewTokens },
+    generation: { temperature: options.temperature ?? 1, seed: options.seed, maxNewTokens: options.maxNewTokens },
   });
   return { metrics: orderDeskMetrics(trajectories), conversations: trajectories };
 }

@@ -14,11 +14,13 @@ import { orderDeskCorpus } from './corpus.js';
 import { evaluateOrderDesk, type OrderDeskMetrics } from './evaluate.js';
 import { ORDER_DESK_MAX_NEW_TOKENS } from './settings.js';
 import { drawDistinct, ID_LETTERS, orderDeskScenarios } from './scenarios.js';
+import { toolCallTokens } from './tool-call-tokens.js';
 
 export const ORDER_DESK_MODEL_RECIPE: SftModelRecipe = {
   arch: 'llama',
   size: { hiddenSize: 128, numLayers: 4, numHeads: 4 },
   contextLength: 2048,
+  addedTokens: toolCallTokens(),
   // Order ids (#QXKB) and amounts ($52.81): the codes the agent must copy into calls and replies.
   copyDrill: { steps: 600, batchSize: 32, learningRate: 1e-3, code: (next) => (next() < 0.6 ? `#${drawDistinct(ID_LETTERS, 4, next)}` : `$${drawDistinct('0123456789', 2, next)}.${drawDistinct('0123456789', 2, next)}`) },
   examples: 'conversation',
