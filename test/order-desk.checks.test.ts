@@ -113,7 +113,7 @@ test('the rewards: per turn they score the message that broke or earned a check;
   const episode = await playEpisode(scenario, ['Your order number, please?', call('lookup_order', { id: order.id }), call('refund_order', { id: order.id, reason: 'asked' }), `I refunded ${order.total}.`, 'Bye.']);
   const perTurn = async (check: Parameters<typeof checkReward>[0]) =>
     Array.from((await combineRewards([checkReward(check, 'turn')]).scoreGroup([episode])).turnRewards[0]);
-  assert.deepEqual(await perTurn('right_tool'), [0, 0, -1, -1, -1]);
+  assert.deepEqual(await perTurn('right_tool'), [1, 1, -1, -1, -1]);
   assert.deepEqual(await perTurn('no_forbidden_action'), [0, 0, -1, 0, 0]);
   assert.deepEqual(await perTurn('states_tool_fact'), [0, 0, 0, 0, 0]);
   assert.deepEqual(await perTurn('no_hallucinated_data'), [0, 0, 0, 0, 0]);

@@ -1,6 +1,7 @@
 /**
- * Evaluation of a policy on order-desk scenarios: one sampled conversation per scenario
- * (temperature 1, a fixed seed, so "before" and "after" see the same randomness), scored
+ * Evaluation of a policy on order-desk scenarios: one conversation per scenario (greedy by
+ * default, ORDER_DESK_EVAL_TEMPERATURE; sampled ones use a fixed seed, so "before" and
+ * "after" see the same randomness), scored
  * by the run's rewards, and measured by the checks: the success rate (all checks pass),
  * each check's pass rate, tool-call accuracy and the assistant messages per episode.
  */
@@ -12,6 +13,7 @@ import { meanOf } from '../../train/stats.js';
 import { ORDER_DESK_CHECKS, traceEpisode, type OrderDeskCheck } from './checks.js';
 import { orderDeskEnvironment } from './environment.js';
 import { orderDeskRewards } from './rewards.js';
+import { ORDER_DESK_EVAL_TEMPERATURE } from './settings.js';
 import { ORDER_DESK_INTENTS, type OrderDeskIntent, type OrderDeskScenario } from './scenarios.js';
 
 export type OrderDeskMetrics = Record<OrderDeskCheck, number> & {
@@ -38,7 +40,7 @@ export async function evaluateOrderDesk(agent: Agent, scenarios: OrderDeskScenar
     environment: orderDeskEnvironment(),
     scenarios,
     rewards: combineRewards(orderDeskRewards()),
-    generation: { temperature: options.temperature ?? 1, seed: options.seed, maxNewTokens: options.maxNewTokens },
+    generation: { temperature: options.temperature ?? ORDER_DESK_EVAL_TEMPERATURE, seed: options.seed, maxNewTokens: options.maxNewTokens },
   });
   return { metrics: orderDeskMetrics(trajectories), conversations: trajectories };
 }

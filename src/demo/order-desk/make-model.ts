@@ -76,12 +76,12 @@ function modelCard(summary: OrderDeskModelSummary, seed: number): string {
 
 The default model of \`stateset-agents demo --example order-desk\`: a ${summary.numParameters}-parameter Llama
 (hidden ${size.hiddenSize}, ${size.numLayers} layers, ${size.numHeads} heads, ${contextLength} positions, the project's tiny byte-level BPE
-tokenizer, ChatML) made by \`npm run make:order-desk-model\` (src/demo/order-desk/make-model.ts): random
+tokenizer with the tool-call syntax as ${ORDER_DESK_MODEL_RECIPE.addedTokens?.length ?? 0} added tokens, ChatML) made by \`npm run make:order-desk-model\` (src/demo/order-desk/make-model.ts): random
 weights (seed ${seed}), then ${summary.sftSteps} SFT steps on the synthetic order-desk corpus
 (src/demo/order-desk/corpus.ts), whose scripted agent skips the lookup 1 time in 5, breaks the
 refund/address policy half the time it is asked to, and states the tool's fact in 3 answers of 5.
 
-Before RL, on the ${h.episodes} held-out scenarios (one sampled conversation each, temperature 1):
+Before RL, on the ${h.episodes} held-out scenarios (one greedy conversation each):
 success ${h.success_rate.toFixed(3)}; right tool ${h.right_tool.toFixed(3)}, no forbidden action ${h.no_forbidden_action.toFixed(3)},
 states the tool's fact ${h.states_tool_fact.toFixed(3)}, no hallucinated data ${h.no_hallucinated_data.toFixed(3)};
 tool-call accuracy ${h.tool_call_accuracy.toFixed(3)}, ${h.mean_turns.toFixed(2)} assistant messages per episode.

@@ -19,7 +19,7 @@ import { evaluateOrderDesk, successByIntent, type OrderDeskEvaluation } from './
 import { writeOrderDeskReport, type OrderDeskReport } from './report.js';
 import { orderDeskRewards } from './rewards.js';
 import { ORDER_DESK_INTENTS, orderDeskScenarios, type OrderDeskScenario } from './scenarios.js';
-import { ORDER_DESK_MAX_NEW_TOKENS } from './settings.js';
+import { ORDER_DESK_MAX_NEW_TOKENS, ORDER_DESK_ROLLOUT_TEMPERATURE } from './settings.js';
 
 export interface OrderDeskOptions extends ModelSource {
   /** 'tiny' (models/order-desk-tiny, default), a model folder, a .gguf file or a Hub id (owner/name). */
@@ -63,8 +63,9 @@ export const ORDER_DESK_DEFAULTS = {
       groupSize: 8,
       microBatchSize: 8,
       creditAssignment: 'turn',
-      learningRate: 5e-4,
-      loss: { beta: 0.02 },
+      generation: { temperature: ORDER_DESK_ROLLOUT_TEMPERATURE },
+      learningRate: 2e-4,
+      loss: { beta: 0.05 },
       maxGradNorm: 1.0,
       saveEvery: 0,
       samplesPerStep: 4,
@@ -79,6 +80,7 @@ export const ORDER_DESK_DEFAULTS = {
       microBatchSize: 2,
       activationCheckpointing: true,
       creditAssignment: 'turn',
+      generation: { temperature: ORDER_DESK_ROLLOUT_TEMPERATURE },
       learningRate: 2e-3,
       loss: { beta: 0.1 },
       maxGradNorm: 1.0,
