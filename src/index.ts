@@ -96,4 +96,17 @@ export { demoReward, demoRewardFunctions, replyMetrics, CONCISE_MAX_WORDS, type 
 export { evaluateDemo, klToBase, type DemoEvaluation, type DemoEvaluateOptions } from './demo/evaluate.js';
 export { writeDemoReport, type DemoReport, type DemoSample, type TrainingPoint } from './demo/report.js';
 export { makeDemoModel, DEMO_MODEL_SFT, type MakeDemoModelOptions, type DemoModelSummary } from './demo/make-model.js';
-export { SHIPPED_MODEL_DIR, demoModelPath } from './demo/model-path.js';
+export { SHIPPED_MODEL_DIR, ORDER_DESK_MODEL_DIR, demoModelPath } from './demo/model-path.js';
+export { makeSftModel, conversationExample, type SftModelRecipe, type MakeSftModelOptions, type SftModelResult } from './demo/sft-model.js';
+export { trainMeasured, acrossGroups, samplesOf, type Measurement, type MeasuredTrainingOptions } from './demo/loop.js';
+export { reportPage, type ReportPage } from './demo/report-html.js';
+export { runOrderDesk, ORDER_DESK_DEFAULTS, type OrderDeskOptions } from './demo/order-desk/run.js';
+export { orderDesk, orderDeskScenarios, drawDistinct, ID_LETTERS, ORDER_DESK_INTENTS, type OrderDeskScenario, type OrderDeskDetails, type OrderDeskIntent, type ExpectedCall } from './demo/order-desk/scenarios.js';
+export { OrderDeskEnvironment, orderDeskEnvironment, orderDeskTools } from './demo/order-desk/environment.js';
+export { OrderStore, ORDER_DESK_POLICY, describeOrder, orderId, refundAllowed, addressChangeAllowed, type Order } from './demo/order-desk/orders.js';
+export { traceEpisode, ORDER_DESK_CHECKS, type OrderDeskCheck, type EpisodeTrace, type TurnTrace } from './demo/order-desk/checks.js';
+export { checkReward, successReward, orderDeskRewards } from './demo/order-desk/rewards.js';
+export { evaluateOrderDesk, orderDeskMetrics, successByIntent, type OrderDeskMetrics, type OrderDeskEvaluation } from './demo/order-desk/evaluate.js';
+export { orderDeskCorpus, corpusChoices } from './demo/order-desk/corpus.js';
+export { makeOrderDeskModel, ORDER_DESK_MODEL_RECIPE } from './demo/order-desk/make-model.js';
+export { writeOrderDeskReport, type OrderDeskReport } from './demo/order-desk/report.js';

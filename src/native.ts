@@ -173,7 +173,7 @@ export interface NativeCore {
   matmulGflops(n: number, reps: number): number;
   copyGbps(bytes: number, reps: number): number;
   __panicInTaskForTests(): Promise<void>;
-  makeTinyModel(arch: string, outDir: string, seed: number | undefined, size: TinySize | undefined): ModelInfo;
+  makeTinyModel(arch: string, outDir: string, seed: number | undefined, size: TinySize | undefined, addedTokens: string[] | undefined): ModelInfo;
   inspectModel(path: string): Promise<ModelInfo>;
   convertModel(path: string, outDir: string): Promise<ModelInfo>;
   exportGguf(options: NativeExportOptions): Promise<NativeGgufExport>;

@@ -45,6 +45,24 @@ test('makeTinyModel takes a size; a size that cannot make a model is refused by 
   throwsCode(() => makeTinyModel({ arch: 'llama', outDir: temp(), size: { numLayers: 1.5 } }), 'ERR_INVALID_ARGUMENT', /size\.numLayers/);
 });
 
+test('makeTinyModel adds tokens that encode as one each, saved with the model; bad ones are refused by name', () => {
+  const plainDir = temp();
+  const plain = makeTinyModel({ arch: 'llama', outDir: plainDir });
+  const dir = temp();
+  const call = '<tool_call>{"name":"lookup_order","arguments":{"id":"';
+  const info = makeTinyModel({ arch: 'llama', outDir: dir, addedTokens: [call, '"}}</tool_call>'] });
+  assert.equal(info.config.vocabSize, plain.config.vocabSize + 2);
+  const tokenizer = Tokenizer.load(dir);
+  const text = `${call}#KBNJ"}}</tool_call>`;
+  const ids = tokenizer.encode(text);
+  assert.equal(ids[0], plain.config.vocabSize);
+  assert.equal(ids[ids.length - 1], plain.config.vocabSize + 1);
+  assert.ok(ids.length * 4 < Tokenizer.load(plainDir).encode(text).length, `${ids.length} tokens`);
+  assert.equal(tokenizer.decode(ids), text);
+  throwsCode(() => makeTinyModel({ arch: 'llama', outDir: temp(), addedTokens: ['<|im_end|>'] }), 'ERR_INVALID_ARGUMENT', /added token 0 .* already in the vocabulary/);
+  throwsCode(() => makeTinyModel({ arch: 'llama', outDir: temp(), addedTokens: [3 as unknown as string] }), 'ERR_INVALID_ARGUMENT', /addedTokens must be an array of strings/);
+});
+
 test('the tokenizer round-trips a chat turn and recognizes special tokens', () => {
   const dir = temp();
   makeTinyModel({ arch: 'llama', outDir: dir });

@@ -5,17 +5,14 @@
  * polite and often long: the starting point the RL demo improves. Same seed and steps,
  * same weights (on CPU).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Agent } from '../agent/agent.js';
-import { makeTinyModel } from '../io/models.js';
-import { trainableModel } from '../train/trainable.js';
-import { train } from '../train/trainer.js';
 import { demoCorpus } from './corpus.js';
 import { evaluateDemo } from './evaluate.js';
 import type { ReplyMetrics } from './metrics.js';
 import { demoScenarios } from './scenarios.js';
+import { makeSftModel, type SftModelRecipe } from './sft-model.js';
 
 export interface MakeDemoModelOptions {
   outDir: string;
@@ -47,43 +44,27 @@ export const DEMO_MODEL_SFT = {
   warmupSteps: 20,
 } as const;
 
+/** The whole recipe of the shipped model (see sft-model.ts). */
+export const DEMO_MODEL_RECIPE: SftModelRecipe = { arch: 'gpt2', size: DEMO_MODEL_SIZE, ...DEMO_MODEL_SFT };
+
 export async function makeDemoModel(options: MakeDemoModelOptions): Promise<DemoModelSummary> {
   const seed = options.seed ?? 0;
   const steps = options.steps ?? DEMO_MODEL_SFT.steps;
   const log = options.log ?? ((line: string) => console.log(line));
-  const work = await mkdtemp(join(tmpdir(), 'stateset-demo-model-'));
-  try {
-    const baseDir = join(work, 'base');
-    const info = makeTinyModel({ arch: 'gpt2', outDir: baseDir, seed, size: DEMO_MODEL_SIZE });
-    log(`make-demo-model: ${info.config.numParameters} parameters; SFT for ${steps} steps on the customer-service corpus`);
-    const sft = await train({
-      agent: await Agent.create({ model: baseDir }),
-      algorithm: 'sft',
-      dataset: demoCorpus(demoScenarios('train')).map((messages) => ({ messages })),
-      config: {
-        steps,
-        seed,
-        batchSize: DEMO_MODEL_SFT.batchSize,
-        microBatchSize: DEMO_MODEL_SFT.batchSize,
-        learningRate: DEMO_MODEL_SFT.learningRate,
-        lrSchedule: 'cosine',
-        warmupSteps: DEMO_MODEL_SFT.warmupSteps,
-        saveEvery: 0,
-      },
-      tracking: { console: false, tensorboard: false },
-      out: join(work, 'run'),
-      callbacks: { onStep: (step, metrics) => (step % 50 === 0 || step === steps ? log(`make-demo-model: step ${step}/${steps}, loss ${Number(metrics.loss).toFixed(4)}`) : undefined) },
-    });
-    await trainableModel(sft.agent).save(options.outDir);
-    const finalLoss = Number(sft.lastMetrics?.loss);
-    const agent = await Agent.create({ model: options.outDir });
-    const heldout = (await evaluateDemo(agent, demoScenarios('heldout'), { seed, maxNewTokens: 96 })).metrics;
-    const summary = { outDir: options.outDir, numParameters: info.config.numParameters, sftSteps: steps, finalLoss, heldout };
-    await writeFile(join(options.outDir, 'README.md'), modelCard(summary, seed));
-    return summary;
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
+  const { numParameters, finalLoss } = await makeSftModel({
+    outDir: options.outDir,
+    seed,
+    recipe: { ...DEMO_MODEL_RECIPE, steps },
+    corpus: demoCorpus(demoScenarios('train')),
+    corpusName: 'customer-service',
+    logPrefix: 'make-demo-model',
+    log,
+  });
+  const agent = await Agent.create({ model: options.outDir });
+  const heldout = (await evaluateDemo(agent, demoScenarios('heldout'), { seed, maxNewTokens: 96 })).metrics;
+  const summary = { outDir: options.outDir, numParameters, sftSteps: steps, finalLoss, heldout };
+  await writeFile(join(options.outDir, 'README.md'), modelCard(summary, seed));
+  return summary;
 }
 
 function modelCard(summary: DemoModelSummary, seed: number): string {

@@ -39,10 +39,14 @@ export interface DemoReport {
 
 /** Writes DIR/report.json and DIR/report.html; returns their paths. */
 export async function writeDemoReport(dir: string, report: DemoReport): Promise<{ json: string; html: string }> {
+  return writeReportFiles(dir, report, await reportHtml(report));
+}
+
+/** Writes any demo's report: `report` as DIR/report.json, `html` as DIR/report.html. */
+export async function writeReportFiles(dir: string, report: unknown, html: string): Promise<{ json: string; html: string }> {
   await mkdir(dir, { recursive: true });
-  const json = join(dir, 'report.json');
-  const html = join(dir, 'report.html');
-  await writeFile(json, JSON.stringify(report, null, 2) + '\n');
-  await writeFile(html, await reportHtml(report));
-  return { json, html };
+  const files = { json: join(dir, 'report.json'), html: join(dir, 'report.html') };
+  await writeFile(files.json, JSON.stringify(report, null, 2) + '\n');
+  await writeFile(files.html, html);
+  return files;
 }

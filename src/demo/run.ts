@@ -10,15 +10,13 @@ import { modelSource } from '../agent/config.js';
 import type { ModelSource } from '../io/hub/resolve.js';
 import { StatesetError } from '../core/errors.js';
 import type { BackendConfig } from '../backends/config.js';
-import type { ComputeBackend } from '../backends/compute-backend.js';
-import { loadModel } from '../model/model.js';
 import { deepMerge, type DeepPartial, type TrainerConfig } from '../train/config.js';
-import { train } from '../train/trainer.js';
 import type { TrackingOptions } from '../train/tracking.js';
-import { evaluateDemo, klToBase, type DemoEvaluation } from './evaluate.js';
+import { evaluateDemo, type DemoEvaluation } from './evaluate.js';
+import { acrossGroups, baseOf, samplesOf, trainMeasured } from './loop.js';
 import { demoRewardFunctions } from './metrics.js';
 import { demoModelPath, SHIPPED_MODEL_NAME } from './model-path.js';
-import { writeDemoReport, type DemoReport, type DemoSample, type TrainingPoint } from './report.js';
+import { writeDemoReport, type DemoReport, type TrainingPoint } from './report.js';
 import { DEMO_TOPICS, demoEnvironment, demoScenarios, type DemoScenario } from './scenarios.js';
 
 export type DemoAlgorithm = 'grpo' | 'gspo' | 'ppo';
@@ -103,49 +101,39 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
   const path = demoModelPath(model);
   const evalEvery = options.evalEvery ?? Math.max(1, Math.round(steps / 4));
   const settings: DemoSettings = model === SHIPPED_MODEL_NAME ? DEMO_DEFAULTS.tiny : { ...DEMO_DEFAULTS.other, lora: options.lora ?? DEMO_DEFAULTS.other.lora };
-  const heldout = acrossTopics(demoScenarios('heldout'), options.heldoutScenarios ?? settings.heldoutScenarios);
+  const heldout = acrossGroups(demoScenarios('heldout'), DEMO_TOPICS, (s) => s.metadata.topic, options.heldoutScenarios ?? settings.heldoutScenarios);
   const maxNewTokens = options.config?.generation?.maxNewTokens ?? DEMO_DEFAULTS.maxNewTokens;
 
   const lora = settings.lora;
   const agent = await Agent.create({ model: path, ...modelSource(options), generation: { maxNewTokens, seed }, ...(lora ? { lora } : {}), ...(options.backend ? { backend: options.backend } : {}) }, { loraSeed: seed });
-  const policy = agent.policy as ComputeBackend;
-  const base = policy.reference ? await policy.reference() : await loadModel(path, modelSource(options));
-  const evaluation = { seed, maxNewTokens };
-  const measure = async (step: number): Promise<{ point: TrainingPoint; result: DemoEvaluation }> => {
-    const result = await evaluateDemo(agent, heldout, evaluation);
-    const kl = step === 0 ? 0 : await klToBase(base, result.conversations);
-    const { reward_mean, polite_rate, mean_words } = result.metrics;
-    log(`demo: step ${step}: reward ${reward_mean.toFixed(3)}, polite ${polite_rate.toFixed(3)}, words ${mean_words.toFixed(1)}, KL ${kl.toFixed(4)}`);
-    return { point: { step, reward_mean, polite_rate, mean_words, kl }, result };
-  };
-
-  const before = await measure(0);
-  const training: TrainingPoint[] = [before.point];
-  let after = before;
-  await train<DemoScenario>({
+  const measurements = await trainMeasured<DemoScenario, DemoEvaluation>({
     agent,
-    environment: demoEnvironment(),
-    rewards: demoRewardFunctions(),
-    scenarios: demoScenarios('train'),
-    algorithm,
-    config: deepMerge(deepMerge(settings.config, algorithm === 'ppo' ? DEMO_DEFAULTS.ppo : {}), {
-      ...options.config,
-      steps,
-      seed,
-      generation: { ...options.config?.generation, maxNewTokens },
-    }) as DeepPartial<TrainerConfig>,
-    tracking: options.tracking ?? { console: { quiet: true }, tensorboard: false },
-    out: join(options.out, 'run'),
-    describe: { demo: { model } },
-    callbacks: {
-      onStep: async (step) => {
-        if (step % evalEvery !== 0 && step !== steps) return;
-        after = await measure(step);
-        training.push(after.point);
-      },
+    base: await baseOf(agent, path, modelSource(options)),
+    evalEvery,
+    evaluate: () => evaluateDemo(agent, heldout, { seed, maxNewTokens }),
+    measured: ({ step, result, kl }) => {
+      const { reward_mean, polite_rate, mean_words } = result.metrics;
+      log(`demo: step ${step}: reward ${reward_mean.toFixed(3)}, polite ${polite_rate.toFixed(3)}, words ${mean_words.toFixed(1)}, KL ${kl.toFixed(4)}`);
+    },
+    train: {
+      environment: demoEnvironment(),
+      rewards: demoRewardFunctions(),
+      scenarios: demoScenarios('train'),
+      algorithm,
+      config: deepMerge(deepMerge(settings.config, algorithm === 'ppo' ? DEMO_DEFAULTS.ppo : {}), {
+        ...options.config,
+        steps,
+        seed,
+        generation: { ...options.config?.generation, maxNewTokens },
+      }) as DeepPartial<TrainerConfig> & { steps: number },
+      tracking: options.tracking ?? { console: { quiet: true }, tensorboard: false },
+      out: join(options.out, 'run'),
+      describe: { demo: { model } },
     },
   });
 
+  const before = measurements[0];
+  const after = measurements.at(-1)!;
   const report: DemoReport = {
     model,
     algorithm,
@@ -153,27 +141,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoReport> {
     seed,
     before: before.result.metrics,
     after: after.result.metrics,
-    kl_to_base: after.point.kl ?? 0,
-    samples: samplesOf(before.result, after.result, options.samples ?? DEMO_TOPICS.length),
-    training,
+    kl_to_base: after.kl,
+    samples: samplesOf(before.result.conversations, after.result.conversations, options.samples ?? DEMO_TOPICS.length),
+    training: measurements.map(({ step, result, kl }): TrainingPoint => ({ step, reward_mean: result.metrics.reward_mean, polite_rate: result.metrics.polite_rate, mean_words: result.metrics.mean_words, kl })),
   };
   const files = await writeDemoReport(options.out, report);
   log(`demo: wrote ${files.json} and ${files.html}`);
   return report;
-}
-
-/** The first `count` scenarios, taken round-robin over topics so every topic is represented. */
-function acrossTopics(scenarios: DemoScenario[], count = scenarios.length): DemoScenario[] {
-  if (!(Number.isInteger(count) && count >= 1)) throw new StatesetError('ERR_INVALID_ARGUMENT', `heldoutScenarios must be a positive integer, got ${count}.`);
-  const byTopic = DEMO_TOPICS.map((topic) => scenarios.filter((s) => s.metadata.topic === topic));
-  const ordered = byTopic[0].flatMap((_, i) => byTopic.flatMap((list) => (i < list.length ? [list[i]] : [])));
-  return ordered.slice(0, count);
-}
-
-function samplesOf(before: DemoEvaluation, after: DemoEvaluation, count: number): DemoSample[] {
-  return before.conversations.slice(0, count).map((b, i) => ({
-    scenario: b.scenario.id,
-    before: b.messages.filter((m) => m.role !== 'system'),
-    after: after.conversations[i].messages.filter((m) => m.role !== 'system'),
-  }));
 }

@@ -14,6 +14,11 @@ export interface MakeTinyModelOptions {
   seed?: number;
   /** The shape; missing fields keep the default (hidden 64, 2 layers, 4 heads). */
   size?: TinySize;
+  /**
+   * Strings added to the vocabulary after the trained BPE tokens, each encoding as one
+   * token (e.g. a task's fixed tool-call syntax). Distinct and non-empty. Default none.
+   */
+  addedTokens?: string[];
 }
 
 export interface TinySize {
@@ -28,14 +33,17 @@ export interface TinySize {
  * ChatML template) as a HuggingFace folder, for tests and quick demos.
  */
 export function makeTinyModel(options: MakeTinyModelOptions): ModelInfo {
-  const { arch, outDir, seed, size } = options;
+  const { arch, outDir, seed, size, addedTokens } = options;
   if (seed !== undefined && !(Number.isSafeInteger(seed) && seed >= 0)) {
     fail('ERR_INVALID_ARGUMENT', `seed must be a non-negative integer, got ${seed}`);
   }
   for (const [name, value] of Object.entries(size ?? {})) {
     if (value !== undefined && !(Number.isSafeInteger(value) && value >= 1)) fail('ERR_INVALID_ARGUMENT', `size.${name} must be a positive integer, got ${value}`);
   }
-  return callNative(() => native.makeTinyModel(arch, outDir, seed, size));
+  if (addedTokens !== undefined && !(Array.isArray(addedTokens) && addedTokens.every((t) => typeof t === 'string'))) {
+    fail('ERR_INVALID_ARGUMENT', 'addedTokens must be an array of strings');
+  }
+  return callNative(() => native.makeTinyModel(arch, outDir, seed, size, addedTokens));
 }
 
 /** Loads a HuggingFace folder or .gguf file, validates every tensor, and describes it. */

@@ -114,7 +114,7 @@ pub struct TinySizeArg {
 
 /// Writes a tiny random model (HuggingFace folder) into `out_dir` and describes it.
 #[napi(catch_unwind)]
-pub fn make_tiny_model(arch: String, out_dir: String, seed: Option<i64>, size: Option<TinySizeArg>) -> napi::Result<ModelInfo> {
+pub fn make_tiny_model(arch: String, out_dir: String, seed: Option<i64>, size: Option<TinySizeArg>, added_tokens: Option<Vec<String>>) -> napi::Result<ModelInfo> {
     let seed = seed.unwrap_or(0);
     if seed < 0 {
         return Err(to_napi(CoreError::new(ErrorCode::InvalidArgument, format!("seed must be a non-negative integer, got {seed}"))));
@@ -125,7 +125,8 @@ pub fn make_tiny_model(arch: String, out_dir: String, seed: Option<i64>, size: O
         num_layers: s.num_layers.map_or(default.num_layers, |v| v as usize),
         num_heads: s.num_heads.map_or(default.num_heads, |v| v as usize),
     });
-    let model = rl_core::tiny::make_tiny_model_sized(parse_architecture(&arch)?, seed as u64, size).map_err(to_napi)?;
+    let added_tokens = added_tokens.unwrap_or_default();
+    let model = rl_core::tiny::make_tiny_model_with_tokens(parse_architecture(&arch)?, seed as u64, size, &added_tokens).map_err(to_napi)?;
     core_io::save_model(Path::new(&out_dir), &model).map_err(to_napi)?;
     Ok(model_info(&model))
 }

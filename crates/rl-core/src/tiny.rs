@@ -50,8 +50,15 @@ pub fn make_tiny_model(arch: Architecture, seed: u64) -> Result<LoadedModel> {
 
 /// A tiny model of the given architecture and size.
 pub fn make_tiny_model_sized(arch: Architecture, seed: u64, size: TinySize) -> Result<LoadedModel> {
+    make_tiny_model_with_tokens(arch, seed, size, &[])
+}
+
+/// A tiny model whose vocabulary also has `added_tokens`: strings that always encode as one
+/// token each (matched before BPE, like HuggingFace's added tokens), e.g. a task's fixed
+/// tool-call syntax, so that a tiny model spends its capacity on what varies.
+pub fn make_tiny_model_with_tokens(arch: Architecture, seed: u64, size: TinySize, added_tokens: &[String]) -> Result<LoadedModel> {
     check_size(arch, size)?;
-    let tokenizer = tiny_tokenizer()?;
+    let tokenizer = tiny_tokenizer()?.with_added_tokens(added_tokens)?;
     let token = |text: &str| Token { text: text.to_string(), id: tokenizer.token_to_id(text).expect("special tokens are in the vocabulary") };
     let special_tokens = SpecialTokens { bos: Some(token(END_OF_TEXT)), eos: vec![token(IM_END)], pad: Some(token(END_OF_TEXT)) };
     let config = tiny_config(arch, size, tokenizer.vocab_size(), &special_tokens);
@@ -128,6 +135,22 @@ pub fn tiny_tokenizer() -> Result<TextTokenizer> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn added_tokens_encode_as_one_token_and_grow_the_vocabulary() {
+        let call = "<tool_call>{\"name\":\"lookup_order\",\"arguments\":{\"id\":\"".to_string();
+        let plain = make_tiny_model(Architecture::Llama, 0).unwrap();
+        let model = make_tiny_model_with_tokens(Architecture::Llama, 0, TinySize::default(), &[call.clone(), "\"}}</tool_call>".into()]).unwrap();
+        assert_eq!(model.config.vocab_size, plain.config.vocab_size + 2);
+        let text = format!("{call}#KBNJ\"}}}}</tool_call>");
+        let ids = model.tokenizer.encode(&text).unwrap();
+        assert_eq!(ids[0] as usize, plain.config.vocab_size, "the call prefix is the first added token: {ids:?}");
+        assert_eq!(*ids.last().unwrap() as usize, plain.config.vocab_size + 1);
+        assert!(ids.len() < plain.tokenizer.encode(&text).unwrap().len() / 4);
+        assert_eq!(model.tokenizer.decode(&ids).unwrap(), text);
+        let err = make_tiny_model_with_tokens(Architecture::Llama, 0, TinySize::default(), &[String::new()]).unwrap_err();
+        assert!(err.to_string().contains("added token"), "{err}");
+    }
 
     #[test]
     fn tokenizer_is_deterministic_and_round_trips_a_chat_turn() {

@@ -5,7 +5,7 @@
 
 use std::str::FromStr;
 
-use tokenizers::Tokenizer;
+use tokenizers::{AddedToken, Tokenizer};
 
 use crate::error::{CoreError, ErrorCode, Result};
 
@@ -31,6 +31,23 @@ impl TextTokenizer {
             CoreError::new(ErrorCode::InvalidModel, format!("{source} is not a valid HuggingFace tokenizer.json ({e})"))
         })?;
         Ok(TextTokenizer { inner })
+    }
+
+    /// This tokenizer with `tokens` added after its vocabulary, in order: each always encodes
+    /// as one token (matched in the text before the model's own splitting) and decodes to
+    /// itself. Empty, repeated or already-known strings are errors.
+    pub fn with_added_tokens(mut self, tokens: &[String]) -> Result<Self> {
+        for (i, token) in tokens.iter().enumerate() {
+            let known = self.inner.token_to_id(token).is_some() || tokens[..i].contains(token);
+            if token.is_empty() || known {
+                let why = if token.is_empty() { "is empty" } else { "is already in the vocabulary" };
+                return Err(CoreError::new(ErrorCode::InvalidArgument, format!("added token {i} ({token:?}) {why}; pass distinct, non-empty strings the tokenizer does not know")));
+            }
+        }
+        self.inner
+            .add_tokens(tokens.iter().map(|t| AddedToken::from(t.clone(), false)))
+            .map_err(|e| CoreError::new(ErrorCode::InvalidArgument, format!("cannot add tokens to the tokenizer ({e})")))?;
+        Ok(self)
     }
 
     /// The `tokenizer.json` text of this tokenizer.
