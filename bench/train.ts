@@ -6,8 +6,8 @@
  * Each configuration runs in its own child process, so that its peak RSS is its own.
  * Achieved FLOP/s (6 x parameters x tokens per step: forward 2, backward 4) are reported
  * against the f32 matmul peak measured in the same child, right after it trains. LoRA
- * counts the same 6 x parameters: candle's backward computes the gradient of every
- * matrix product operand, frozen ones included (see the report).
+ * is reported against the same 6 x parameters for comparison, although its frozen weights
+ * get no gradient (model/frozen_linear.rs), so it does about two thirds of that work.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
