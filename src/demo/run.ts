@@ -23,7 +23,7 @@ export type DemoAlgorithm = 'grpo' | 'gspo' | 'ppo';
 export const DEMO_ALGORITHMS: readonly DemoAlgorithm[] = ['grpo', 'gspo', 'ppo'];
 
 export interface DemoOptions extends ModelSource {
-  /** 'tiny' (the shipped model, default), a model folder, a .gguf file or a Hub id (owner/name). */
+  /** 'tiny' (the example's shipped model, default), a model folder, a .gguf file or a Hub id (owner/name). */
   model?: string;
   /** Default 'grpo'. */
   algorithm?: DemoAlgorithm;
@@ -35,9 +35,9 @@ export interface DemoOptions extends ModelSource {
   out: string;
   /** Held-out evaluation every this many steps, for the training curves. Default: 4 points over the run. */
   evalEvery?: number;
-  /** Held-out scenarios evaluated, taken across topics. Default: the model kind's setting in DEMO_DEFAULTS. */
+  /** Held-out scenarios evaluated, taken across topics (intents). Default: the model kind's setting in the example's defaults. */
   heldoutScenarios?: number;
-  /** Sample conversations in the report. Default 5 (one per topic). */
+  /** Sample conversations in the report. Default: one per topic (intent). */
   samples?: number;
   /** Where generation and training run (e.g. a Tinker-compatible service). Default: the native engine. */
   backend?: BackendConfig;

@@ -6,14 +6,11 @@
 import { join } from 'node:path';
 import { Agent } from '../../agent/agent.js';
 import { modelSource } from '../../agent/config.js';
-import type { BackendConfig } from '../../backends/config.js';
 import { StatesetError } from '../../core/errors.js';
-import type { ModelSource } from '../../io/hub/resolve.js';
 import { deepMerge, type DeepPartial, type TrainerConfig } from '../../train/config.js';
-import type { TrackingOptions } from '../../train/tracking.js';
 import { acrossGroups, baseOf, samplesOf, trainMeasured } from '../loop.js';
 import { demoModelPath, ORDER_DESK_MODEL_DIR, SHIPPED_MODEL_NAME } from '../model-path.js';
-import { DEMO_ALGORITHMS, DEMO_DEFAULTS, type DemoAlgorithm, type DemoSettings } from '../run.js';
+import { DEMO_ALGORITHMS, DEMO_DEFAULTS, type DemoOptions, type DemoSettings } from '../run.js';
 import { orderDeskEnvironment } from './environment.js';
 import { evaluateOrderDesk, successByIntent, type OrderDeskEvaluation } from './evaluate.js';
 import { writeOrderDeskReport, type OrderDeskReport } from './report.js';
@@ -21,72 +18,26 @@ import { orderDeskRewards } from './rewards.js';
 import { ORDER_DESK_INTENTS, orderDeskScenarios, type OrderDeskScenario } from './scenarios.js';
 import { ORDER_DESK_MAX_NEW_TOKENS, ORDER_DESK_ROLLOUT_TEMPERATURE } from './settings.js';
 
-export interface OrderDeskOptions extends ModelSource {
-  /** 'tiny' (models/order-desk-tiny, default), a model folder, a .gguf file or a Hub id (owner/name). */
-  model?: string;
-  /** Default 'grpo'. */
-  algorithm?: DemoAlgorithm;
-  /** Default ORDER_DESK_DEFAULTS.steps. */
-  steps?: number;
-  /** Default 0. */
-  seed?: number;
-  /** Where report.json, report.html and the run folder (run/) go. */
-  out: string;
-  /** Held-out evaluation every this many steps. Default: 4 points over the run. */
-  evalEvery?: number;
-  /** Held-out scenarios evaluated, taken across intents. Default: the model kind's setting. */
-  heldoutScenarios?: number;
-  /** Sample conversations in the report. Default 4 (one per intent). */
-  samples?: number;
-  /** Where generation and training run (e.g. a Tinker-compatible service). Default: the native engine. */
-  backend?: BackendConfig;
-  /** LoRA of a model other than 'tiny'. Default ORDER_DESK_DEFAULTS.other.lora. */
-  lora?: { rank: number; alpha: number };
-  /** Trainer fields laid over the defaults. */
-  config?: DeepPartial<TrainerConfig>;
-  tracking?: TrackingOptions;
-  /** Progress lines. Default console.log. */
-  log?: (line: string) => void;
-}
+/** The customer-service demo's options; 'tiny' is models/order-desk-tiny, the held-out scenarios are taken across intents. */
+export type OrderDeskOptions = DemoOptions;
 
 /**
  * Per-turn credit ('turn'): each assistant message is credited with the rewards from its
  * own turn on, so a right lookup followed by a forbidden refund is told apart from a
  * wrong lookup.
  */
+const EVERY_MODEL = { creditAssignment: 'turn', generation: { temperature: ORDER_DESK_ROLLOUT_TEMPERATURE }, maxGradNorm: 1.0, saveEvery: 0 } as const;
+
 export const ORDER_DESK_DEFAULTS = {
   steps: 16,
   tiny: {
     heldoutScenarios: 40,
-    config: {
-      batchSize: 4,
-      groupSize: 8,
-      microBatchSize: 8,
-      creditAssignment: 'turn',
-      generation: { temperature: ORDER_DESK_ROLLOUT_TEMPERATURE },
-      learningRate: 2e-4,
-      loss: { beta: 0.05 },
-      maxGradNorm: 1.0,
-      saveEvery: 0,
-      samplesPerStep: 4,
-    },
+    config: { ...EVERY_MODEL, batchSize: 4, groupSize: 8, microBatchSize: 8, learningRate: 2e-4, loss: { beta: 0.05 }, samplesPerStep: 4 },
   } satisfies DemoSettings,
   other: {
     heldoutScenarios: 20,
     lora: { rank: 8, alpha: 16 },
-    config: {
-      batchSize: 2,
-      groupSize: 6,
-      microBatchSize: 2,
-      activationCheckpointing: true,
-      creditAssignment: 'turn',
-      generation: { temperature: ORDER_DESK_ROLLOUT_TEMPERATURE },
-      learningRate: 2e-3,
-      loss: { beta: 0.1 },
-      maxGradNorm: 1.0,
-      saveEvery: 0,
-      samplesPerStep: 2,
-    },
+    config: { ...EVERY_MODEL, batchSize: 2, groupSize: 6, microBatchSize: 2, activationCheckpointing: true, learningRate: 2e-3, loss: { beta: 0.1 }, samplesPerStep: 2 },
   } satisfies DemoSettings,
 };
 
