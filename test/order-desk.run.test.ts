@@ -12,10 +12,11 @@ import { main } from '../src/cli/index.js';
 import { ORDER_DESK_INTENTS, runOrderDesk } from '../src/index.js';
 import { tempDir } from './helpers/tiny-model.js';
 
-// Seeds 0, 1 and 2 at 16 steps: tool-call accuracy SEEDS-TCA; reward SEEDS-REWARD.
+// Seeds 0, 1 and 2 at 16 steps (one thread): tool-call accuracy 0.567 -> 0.707, 0.710, 0.667;
+// held-out reward 0.230 -> 0.920, 0.923, 0.757.
 const STEPS = 16;
 const SEED = 0;
-const TOOL_CALL_MARGIN = 0.08;
+const TOOL_CALL_MARGIN = 0.05;
 const REWARD_MARGIN = 0.3;
 
 test('a short GRPO run with per-turn credit raises the held-out tool-call accuracy and reward of the shipped order-desk model', async () => {

@@ -32,7 +32,7 @@ export const ORDER_DESK_DEFAULTS = {
   steps: 16,
   tiny: {
     heldoutScenarios: 40,
-    config: { ...EVERY_MODEL, batchSize: 4, groupSize: 8, microBatchSize: 8, learningRate: 2e-4, loss: { beta: 0.05 }, samplesPerStep: 4 },
+    config: { ...EVERY_MODEL, batchSize: 4, groupSize: 8, microBatchSize: 8, learningRate: 1e-4, loss: { beta: 0.05 }, samplesPerStep: 4 },
   } satisfies DemoSettings,
   other: {
     heldoutScenarios: 20,
