@@ -12,6 +12,7 @@ use rl_core::critic::{Critic as CoreCritic, CriticMetrics, CriticTrainConfig, Va
 use rl_core::optim::AdamWConfig;
 
 use crate::model::{Model, Shared};
+use crate::train::copy;
 
 #[napi]
 pub struct Critic {
@@ -70,10 +71,6 @@ pub struct NativeCriticMetrics {
     pub skipped_steps: f64,
     pub step: f64,
     pub tokens: u32,
-}
-
-fn copy<T: Copy>(arrays: &[impl std::ops::Deref<Target = [T]>]) -> Vec<Vec<T>> {
-    arrays.iter().map(|a| a.to_vec()).collect()
 }
 
 pub struct CreateCriticTask {

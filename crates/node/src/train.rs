@@ -81,7 +81,8 @@ pub struct NativeTrainMetrics {
     pub step: f64,
 }
 
-fn copy<T: Copy>(arrays: &[impl std::ops::Deref<Target = [T]>]) -> Vec<Vec<T>> {
+/// Owned copies of JS typed arrays (the batch outlives the call: it runs off the event loop).
+pub(crate) fn copy<T: Copy>(arrays: &[impl std::ops::Deref<Target = [T]>]) -> Vec<Vec<T>> {
     arrays.iter().map(|a| a.to_vec()).collect()
 }
 
