@@ -17,6 +17,7 @@ pub mod error;
 pub mod generate;
 pub mod io;
 pub mod kernels;
+mod layerwise;
 pub mod lora;
 pub mod loss;
 pub mod model;

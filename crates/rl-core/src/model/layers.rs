@@ -43,7 +43,7 @@ pub(crate) fn with_reference_path<R>(f: impl FnOnce() -> R) -> R {
     result.unwrap_or_else(|e| std::panic::resume_unwind(e))
 }
 
-fn reference_path() -> bool {
+pub(crate) fn reference_path() -> bool {
     #[cfg(test)]
     return REFERENCE_PATH.with(|r| r.get());
     #[cfg(not(test))]

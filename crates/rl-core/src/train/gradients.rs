@@ -75,7 +75,7 @@ impl<'a> Accumulator<'a> {
 }
 
 /// The loss denominators of the whole batch (only loss tokens are passed to the loss).
-fn normalizer_of(samples: &[&Sample], max_completion_length: Option<usize>) -> Result<Normalizer> {
+pub(crate) fn normalizer_of(samples: &[&Sample], max_completion_length: Option<usize>) -> Result<Normalizer> {
     let (mask, offsets) = loss_layout(samples);
     Normalizer::of_batch(&mask, Some(&offsets), max_completion_length)
 }
@@ -96,15 +96,16 @@ fn concat(samples: &[&Sample], field: impl Fn(&Sample) -> Option<&Vec<f32>>) -> 
 
 /// The tokens a micro-batch predicts: rows of the flattened [batch * width] positions
 /// (token t is predicted from position t - 1) and the target ids.
-struct Targets {
-    rows: Tensor,
-    tokens: Vec<u32>,
+pub(crate) struct Targets {
+    pub rows: Vec<u32>,
+    pub tokens: Vec<u32>,
 }
 
-/// Adds the micro-batch's gradients to `sums`; false (nothing added) when its log-probs are not finite.
-fn micro_batch(decoder: &Decoder, samples: &[&Sample], normalizer: Normalizer, config: &TrainConfig, sums: &mut Accumulator, summary: &mut Summary) -> Result<bool> {
+/// A micro-batch laid out for the decoder: the ids right-padded to the longest ([batch *
+/// width], flattened), the width, and the tokens it predicts. Right padding: causal
+/// attention keeps it out of every real token's view.
+pub(crate) fn micro_batch_layout(samples: &[&Sample]) -> (Vec<u32>, usize, Targets) {
     let width = samples.iter().map(|s| s.ids.len()).max().unwrap_or(0);
-    // Right padding: causal attention keeps it out of every real token's view.
     let mut ids = vec![0u32; samples.len() * width];
     let (mut rows, mut tokens) = (Vec::new(), Vec::new());
     for (b, s) in samples.iter().enumerate() {
@@ -114,8 +115,13 @@ fn micro_batch(decoder: &Decoder, samples: &[&Sample], normalizer: Normalizer, c
             tokens.push(s.ids[t]);
         }
     }
+    (ids, width, Targets { rows, tokens })
+}
+
+/// Adds the micro-batch's gradients to `sums`; false (nothing added) when its log-probs are not finite.
+fn micro_batch(decoder: &Decoder, samples: &[&Sample], normalizer: Normalizer, config: &TrainConfig, sums: &mut Accumulator, summary: &mut Summary) -> Result<bool> {
+    let (ids, width, targets) = micro_batch_layout(samples);
     let ids = Tensor::from_vec(ids, (samples.len(), width), &Device::Cpu)?;
-    let targets = Targets { rows: Tensor::from_vec(rows, tokens.len(), &Device::Cpu)?, tokens };
     let head = |hidden: &Tensor| head_gradients(decoder, hidden, &targets, samples, normalizer, config, summary);
     decoder_backward(decoder, &ids, config.activation_checkpointing, head, sums)
 }
@@ -184,14 +190,44 @@ fn head_gradients(
     summary: &mut Summary,
 ) -> Result<Option<GradStore>> {
     let hidden = hidden.flatten_to(1)?;
-    let picked = hidden.detach().index_select(&targets.rows, 0)?;
+    let rows = Tensor::new(targets.rows.as_slice(), &Device::Cpu)?;
+    let picked = hidden.detach().index_select(&rows, 0)?;
     let lm_head = decoder.lm_head();
-    let head = lm_head.detach();
-    let values = head_values(&picked, &head, &targets.tokens, config.temperature)?;
+    let Some((dpicked, dhead)) = loss_at_targets(&picked, &lm_head.detach(), lm_head.is_variable(), &targets.tokens, samples, normalizer, config, summary)? else {
+        return Ok(None);
+    };
+    let dhidden = hidden.zeros_like()?.index_add(&rows, &dpicked, 0)?;
+    let mut grads = (hidden * dhidden)?.sum_all()?.backward()?;
+    if let Some(dhead) = dhead {
+        // A tied head is the token embedding: its two gradients add up.
+        let total = match grads.remove(lm_head) {
+            Some(g) => (g + dhead)?,
+            None => dhead,
+        };
+        grads.insert(lm_head, total);
+    }
+    Ok(Some(grads))
+}
+
+/// The loss at the loss tokens from their final hidden states `picked` [n, hidden] and the
+/// output projection `head` [vocab, hidden] (neither carries a graph): adds the loss to
+/// `summary` and returns its gradients with respect to `picked` and, when `weight_grad`,
+/// to `head`; `None` (nothing added) when a log-prob is not finite.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn loss_at_targets(
+    picked: &Tensor,
+    head: &Tensor,
+    weight_grad: bool,
+    tokens: &[u32],
+    samples: &[&Sample],
+    normalizer: Normalizer,
+    config: &TrainConfig,
+    summary: &mut Summary,
+) -> Result<Option<(Tensor, Option<Tensor>)>> {
+    let values = head_values(picked, head, tokens, config.temperature)?;
     if values.logprobs.iter().any(|l| !l.is_finite()) {
         return Ok(None);
     }
-
     let (mask, offsets) = loss_layout(samples);
     let (old, advantages, reference) =
         (concat(samples, |s| s.old_logprobs.as_ref()), concat(samples, |s| s.advantages.as_ref()), concat(samples, |s| s.ref_logprobs.as_ref()));
@@ -205,18 +241,7 @@ fn head_gradients(
         normalizer: Some(normalizer),
     };
     let out = compute_policy_loss(&input, &config.loss)?;
-
-    let (dpicked, dhead) = head_backward(&picked, &head, &targets.tokens, &values, &out.grad, config.temperature, lm_head.is_variable())?;
-    let dhidden = hidden.zeros_like()?.index_add(&targets.rows, &dpicked, 0)?;
-    let mut grads = (hidden * dhidden)?.sum_all()?.backward()?;
-    if let Some(dhead) = dhead {
-        // A tied head is the token embedding: its two gradients add up.
-        let total = match grads.remove(lm_head) {
-            Some(g) => (g + dhead)?,
-            None => dhead,
-        };
-        grads.insert(lm_head, total);
-    }
+    let gradients = head_backward(picked, head, tokens, &values, &out.grad, config.temperature, weight_grad)?;
     summary.add(&out, &values.entropy);
-    Ok(Some(grads))
+    Ok(Some(gradients))
 }

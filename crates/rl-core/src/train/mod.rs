@@ -6,11 +6,11 @@
 //! with its own backward; `gradients` accumulates a batch's gradient; `step` is the
 //! `Engine::train_step` that applies it; `metrics` is what a step reports.
 
-mod batch;
-mod config;
+pub(crate) mod batch;
+pub(crate) mod config;
 pub(crate) mod gradients;
 mod head;
-mod metrics;
+pub(crate) mod metrics;
 mod state;
 mod step;
 #[cfg(test)]

@@ -4,6 +4,7 @@ use super::gradients::batch_gradients;
 use super::{TrainBatch, TrainConfig, TrainMetrics};
 use crate::engine::Engine;
 use crate::error::Result;
+use crate::layerwise;
 use crate::model::Decoder;
 use crate::optim::{AdamW, Param, StepReport};
 
@@ -30,13 +31,17 @@ impl Engine {
             }
             None => guard.insert(AdamW::new(self.trainable_params(), config.optimizer.clone())?),
         };
-        let weights = match &self.lora {
-            Some(lora) => lora.training_weights(self.params())?,
-            None => self.params().tracked(),
+        let (grads, summary) = if layerwise::train::applies(&self.model.config, self.params(), self.lora.is_some()) {
+            layerwise::train::batch_gradients(self.params(), &self.model.config, &samples, config)?
+        } else {
+            let weights = match &self.lora {
+                Some(lora) => lora.training_weights(self.params())?,
+                None => self.params().tracked(),
+            };
+            let decoder = Decoder::new(&self.model.config, &weights)?;
+            let vars: Vec<_> = optimizer.params().iter().map(|p| p.var.clone()).collect();
+            batch_gradients(&decoder, &samples, config, &vars)?
         };
-        let decoder = Decoder::new(&self.model.config, &weights)?;
-        let vars: Vec<_> = optimizer.params().iter().map(|p| p.var.clone()).collect();
-        let (grads, summary) = batch_gradients(&decoder, &samples, config, &vars)?;
         let report = if summary.loss().is_finite() {
             let report = optimizer.step(&grads, config.learning_rate)?;
             if let Some(lora) = &self.lora {

@@ -26,7 +26,7 @@ pub(crate) fn batch(old: Option<Vec<Vec<f32>>>) -> TrainBatch {
     }
 }
 
-fn config(kind: LossKind) -> TrainConfig {
+pub(crate) fn config(kind: LossKind) -> TrainConfig {
     // Clip ranges wide enough that no ratio sits near a kink of the clipped objective.
     TrainConfig { temperature: 0.8, ..TrainConfig::new(LossConfig { eps_low: 0.3, eps_high: 0.3, beta: 0.1, ..LossConfig::new(kind) }, 1e-3) }
 }
@@ -44,7 +44,7 @@ fn vars(params: &Params) -> Vec<Var> {
 }
 
 /// Rollout and reference log-probs near those of the test weights: ratios close to 1.
-fn with_rollout(mut b: TrainBatch, c: &ModelConfig) -> TrainBatch {
+pub(crate) fn with_rollout(mut b: TrainBatch, c: &ModelConfig) -> TrainBatch {
     let decoder = &Decoder::new(c, &weights(c, DType::F32)).unwrap();
     let seqs: Vec<Vec<u32>> = b.sequences.iter().map(|s| s.iter().map(|&t| t as u32).collect()).collect();
     let scored = crate::score::score(decoder, &seqs, &crate::score::ScoreOptions { start: 1, temperature: 0.8, entropy: false }).unwrap();

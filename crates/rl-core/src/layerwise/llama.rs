@@ -1,0 +1,270 @@
+//! A Llama decoder's training forward and backward, block by block, on flat f32 buffers:
+//! every product goes straight to `gemm` (matmul.rs), the elementwise work is one pass each
+//! (ops.rs), attention is the flash kernel, and each block keeps only what its backward
+//! reads. Weight gradients are accumulated into the caller's buffers.
+//!
+//! Layout: a micro-batch is `batch` right-padded rows of `time` tokens, flattened to
+//! [batch * time, features]; token t of every row sits at position t.
+
+use crate::kernels::flash_attention::{self, Dims, KeySpan, Strided};
+use crate::model::ModelConfig;
+
+use super::matmul;
+use super::ops::{rms_norm, rms_norm_backward, rope, swiglu, swiglu_backward, transpose_heads};
+
+/// The weights of one block, [out, in] matrices and norm vectors, in `BLOCK_WEIGHTS` order.
+pub(crate) const BLOCK_WEIGHTS: [&str; 9] = [
+    "input_layernorm.weight",
+    "self_attn.q_proj.weight",
+    "self_attn.k_proj.weight",
+    "self_attn.v_proj.weight",
+    "self_attn.o_proj.weight",
+    "post_attention_layernorm.weight",
+    "mlp.gate_proj.weight",
+    "mlp.up_proj.weight",
+    "mlp.down_proj.weight",
+];
+
+/// Sizes of a micro-batch through the model.
+#[derive(Clone, Copy)]
+pub(crate) struct Shape {
+    pub batch: usize,
+    pub time: usize,
+    pub hidden: usize,
+    pub heads: usize,
+    pub kv_heads: usize,
+    pub head_dim: usize,
+    pub intermediate: usize,
+    pub eps: f64,
+}
+
+impl Shape {
+    pub fn new(config: &ModelConfig, batch: usize, time: usize) -> Self {
+        Shape {
+            batch,
+            time,
+            hidden: config.hidden_size,
+            heads: config.num_heads,
+            kv_heads: config.num_kv_heads,
+            head_dim: config.head_dim,
+            intermediate: config.intermediate_size,
+            eps: config.norm_eps,
+        }
+    }
+
+    fn rows(&self) -> usize {
+        self.batch * self.time
+    }
+
+    fn q_width(&self) -> usize {
+        self.heads * self.head_dim
+    }
+
+    fn kv_width(&self) -> usize {
+        self.kv_heads * self.head_dim
+    }
+
+    fn dims(&self) -> Dims {
+        Dims { batch: self.batch, heads: self.heads, kv_heads: self.kv_heads, queries: self.time, keys: self.time, head_dim: self.head_dim }
+    }
+
+    /// Keys or values as the flash kernel reads them: token-major [rows, kv_heads * d].
+    fn kv<'a>(&self, data: &'a [f32]) -> Strided<'a, f32> {
+        Strided { data, offset: 0, strides: [self.time * self.kv_width(), self.head_dim, self.kv_width()] }
+    }
+}
+
+/// What the blocks share: rotation tables for positions 0..time, each token's position and
+/// the causal key spans.
+pub(crate) struct Positions {
+    cos: Vec<f32>,
+    sin: Vec<f32>,
+    of_row: Vec<u32>,
+    spans: Vec<KeySpan>,
+}
+
+impl Positions {
+    pub fn new(config: &ModelConfig, shape: Shape) -> Self {
+        let inv = crate::model::llama::inverse_frequencies(config);
+        let angles = |g: fn(f64) -> f64| (0..shape.time).flat_map(|p| inv.iter().map(move |f| g(p as f64 * f) as f32)).collect::<Vec<f32>>();
+        let of_row = (0..shape.rows()).map(|r| (r % shape.time) as u32).collect();
+        let spans = (0..shape.rows()).map(|r| KeySpan { start: 0, end: (r % shape.time) as u32 + 1 }).collect();
+        Positions { cos: angles(f64::cos), sin: angles(f64::sin), of_row, spans }
+    }
+
+    fn rotate(&self, x: &mut [f32], heads: usize, head_dim: usize, inverse: bool) {
+        rope(x, heads, head_dim, &self.of_row, &self.cos, &self.sin, inverse);
+    }
+}
+
+/// One block's weights, or gradients, in `BLOCK_WEIGHTS` order.
+pub(crate) struct Block<T> {
+    pub input_norm: T,
+    pub q: T,
+    pub k: T,
+    pub v: T,
+    pub o: T,
+    pub post_norm: T,
+    pub gate: T,
+    pub up: T,
+    pub down: T,
+}
+
+impl<T> Block<T> {
+    pub fn from_array([input_norm, q, k, v, o, post_norm, gate, up, down]: [T; 9]) -> Self {
+        Block { input_norm, q, k, v, o, post_norm, gate, up, down }
+    }
+}
+
+/// What a block's backward reads; the rest (norm outputs, the SwiGLU product, the
+/// token-major attention output) is recomputed there in one cheap pass each.
+pub(crate) struct Saved {
+    input: Vec<f32>,
+    inv_rms1: Vec<f32>,
+    /// Rotated queries, head-major [batch, heads, time, d].
+    q: Vec<f32>,
+    /// Rotated keys and values, token-major [rows, kv_heads * d].
+    k: Vec<f32>,
+    v: Vec<f32>,
+    /// Attention output, head-major like q, and each query row's log-sum-exp.
+    attn: Vec<f32>,
+    lse: Vec<f32>,
+    mid: Vec<f32>,
+    inv_rms2: Vec<f32>,
+    gate: Vec<f32>,
+    up: Vec<f32>,
+}
+
+impl Saved {
+    /// The block input alone, from which `block_forward` recomputes the rest (recompute mode).
+    pub fn into_input(self) -> Vec<f32> {
+        self.input
+    }
+}
+
+/// The block's output for `input` ([rows, hidden]) and what its backward needs.
+pub(crate) fn block_forward(w: &Block<&[f32]>, s: Shape, pos: &Positions, input: Vec<f32>) -> (Vec<f32>, Saved) {
+    let (rows, h, i) = (s.rows(), s.hidden, s.intermediate);
+    let mut normed = vec![0f32; rows * h];
+    let mut inv_rms1 = vec![0f32; rows];
+    rms_norm(&input, w.input_norm, s.eps, &mut normed, &mut inv_rms1);
+
+    let mut q_tokens = vec![0f32; rows * s.q_width()];
+    let mut k = vec![0f32; rows * s.kv_width()];
+    let mut v = vec![0f32; rows * s.kv_width()];
+    matmul::forward(&mut q_tokens, &normed, w.q, rows, h, s.q_width(), false);
+    matmul::forward(&mut k, &normed, w.k, rows, h, s.kv_width(), false);
+    matmul::forward(&mut v, &normed, w.v, rows, h, s.kv_width(), false);
+    pos.rotate(&mut q_tokens, s.heads, s.head_dim, false);
+    pos.rotate(&mut k, s.kv_heads, s.head_dim, false);
+    let mut q = vec![0f32; q_tokens.len()];
+    transpose_heads(&q_tokens, &mut q, s.time, s.heads, s.head_dim, true);
+    drop(q_tokens);
+
+    let mut attn = vec![0f32; q.len()];
+    let mut lse = vec![0f32; s.batch * s.heads * s.time];
+    flash_attention::forward(s.dims(), &q, s.kv(&k), s.kv(&v), &pos.spans, 1.0 / (s.head_dim as f64).sqrt(), &mut attn, &mut lse);
+    let mut attn_tokens = normed; // reuse: [rows, heads * d] == [rows, hidden]
+    transpose_heads(&attn, &mut attn_tokens, s.time, s.heads, s.head_dim, false);
+    let mut mid = input.clone();
+    matmul::forward(&mut mid, &attn_tokens, w.o, rows, s.q_width(), h, true);
+
+    let mut normed2 = attn_tokens;
+    let mut inv_rms2 = vec![0f32; rows];
+    rms_norm(&mid, w.post_norm, s.eps, &mut normed2, &mut inv_rms2);
+    let mut gate = vec![0f32; rows * i];
+    let mut up = vec![0f32; rows * i];
+    matmul::forward(&mut gate, &normed2, w.gate, rows, h, i, false);
+    matmul::forward(&mut up, &normed2, w.up, rows, h, i, false);
+    let mut act = vec![0f32; rows * i];
+    swiglu(&gate, &up, &mut act);
+    let mut out = mid.clone();
+    matmul::forward(&mut out, &act, w.down, rows, i, h, true);
+    (out, Saved { input, inv_rms1, q, k, v, attn, lse, mid, inv_rms2, gate, up })
+}
+
+/// Adds the block's weight gradients for the output gradient `d_out` to `g` and returns
+/// the gradient of its input.
+pub(crate) fn block_backward(w: &Block<&[f32]>, g: &mut Block<&mut [f32]>, s: Shape, pos: &Positions, saved: Saved, d_out: &[f32]) -> Vec<f32> {
+    let (rows, h, i) = (s.rows(), s.hidden, s.intermediate);
+    let Saved { input, inv_rms1, q, k, v, attn, lse, mid, inv_rms2, gate, up } = saved;
+
+    // MLP: out = mid + down(silu(gate) * up), gate and up from norm2(mid).
+    let mut act = vec![0f32; rows * i];
+    swiglu(&gate, &up, &mut act);
+    matmul::weight_grad(g.down, d_out, &act, rows, h, i);
+    let mut d_act = act;
+    matmul::input_grad(&mut d_act, d_out, w.down, rows, h, i, false);
+    let (mut d_gate, mut d_up) = (vec![0f32; rows * i], vec![0f32; rows * i]);
+    swiglu_backward(&d_act, &gate, &up, &mut d_gate, &mut d_up);
+    drop((d_act, gate, up));
+    let mut normed = vec![0f32; rows * h];
+    let mut scratch = vec![0f32; rows];
+    rms_norm(&mid, w.post_norm, s.eps, &mut normed, &mut scratch);
+    matmul::weight_grad(g.gate, &d_gate, &normed, rows, i, h);
+    matmul::weight_grad(g.up, &d_up, &normed, rows, i, h);
+    let mut d_normed = vec![0f32; rows * h];
+    matmul::input_grad(&mut d_normed, &d_gate, w.gate, rows, i, h, false);
+    matmul::input_grad(&mut d_normed, &d_up, w.up, rows, i, h, true);
+    drop((d_gate, d_up));
+    let mut d_mid = d_out.to_vec();
+    rms_norm_backward(&d_normed, &mid, w.post_norm, &inv_rms2, &mut d_mid, g.post_norm);
+    drop(mid);
+
+    // Attention: mid = input + o(attn), attn from q, k, v of norm1(input).
+    let mut attn_tokens = normed;
+    transpose_heads(&attn, &mut attn_tokens, s.time, s.heads, s.head_dim, false);
+    matmul::weight_grad(g.o, &d_mid, &attn_tokens, rows, h, s.q_width());
+    let mut d_attn_tokens = attn_tokens;
+    matmul::input_grad(&mut d_attn_tokens, &d_mid, w.o, rows, h, s.q_width(), false);
+    let mut d_attn = vec![0f32; attn.len()];
+    transpose_heads(&d_attn_tokens, &mut d_attn, s.time, s.heads, s.head_dim, true);
+    let mut dq = vec![0f32; q.len()];
+    let (mut dk_heads, mut dv_heads) = (vec![0f32; k.len()], vec![0f32; v.len()]);
+    flash_attention::backward(s.dims(), &q, s.kv(&k), s.kv(&v), &pos.spans, 1.0 / (s.head_dim as f64).sqrt(), &attn, &lse, &d_attn, &mut dq, &mut dk_heads, &mut dv_heads);
+    drop((q, k, v, attn, lse, d_attn));
+    let mut dq_tokens = d_attn_tokens;
+    transpose_heads(&dq, &mut dq_tokens, s.time, s.heads, s.head_dim, false);
+    let (mut dk, mut dv) = (vec![0f32; dk_heads.len()], vec![0f32; dv_heads.len()]);
+    transpose_heads(&dk_heads, &mut dk, s.time, s.kv_heads, s.head_dim, false);
+    transpose_heads(&dv_heads, &mut dv, s.time, s.kv_heads, s.head_dim, false);
+    pos.rotate(&mut dq_tokens, s.heads, s.head_dim, true);
+    pos.rotate(&mut dk, s.kv_heads, s.head_dim, true);
+
+    let mut normed = dq;
+    rms_norm(&input, w.input_norm, s.eps, &mut normed, &mut scratch);
+    matmul::weight_grad(g.q, &dq_tokens, &normed, rows, s.q_width(), h);
+    matmul::weight_grad(g.k, &dk, &normed, rows, s.kv_width(), h);
+    matmul::weight_grad(g.v, &dv, &normed, rows, s.kv_width(), h);
+    let mut d_normed = normed;
+    matmul::input_grad(&mut d_normed, &dq_tokens, w.q, rows, s.q_width(), h, false);
+    matmul::input_grad(&mut d_normed, &dk, w.k, rows, s.kv_width(), h, true);
+    matmul::input_grad(&mut d_normed, &dv, w.v, rows, s.kv_width(), h, true);
+    let mut d_input = d_mid;
+    rms_norm_backward(&d_normed, &input, w.input_norm, &inv_rms1, &mut d_input, g.input_norm);
+    d_input
+}
+
+/// The gradient of the block input `x` through the final norm, added to the norm weight's gradient.
+pub(crate) fn final_norm_backward(d_hidden: &[f32], x: &[f32], w: &[f32], inv_rms: &[f32], dw: &mut [f32]) -> Vec<f32> {
+    let mut dx = vec![0f32; x.len()];
+    rms_norm_backward(d_hidden, x, w, inv_rms, &mut dx, dw);
+    dx
+}
+
+/// Rows of the embedding table for `ids`.
+pub(crate) fn embed(table: &[f32], ids: &[u32], hidden: usize) -> Vec<f32> {
+    let mut x = vec![0f32; ids.len() * hidden];
+    for (row, &id) in x.chunks_mut(hidden).zip(ids) {
+        row.copy_from_slice(&table[id as usize * hidden..(id as usize + 1) * hidden]);
+    }
+    x
+}
+
+/// Adds each row of `dx` to the gradient row of its token.
+pub(crate) fn embed_backward(d_table: &mut [f32], ids: &[u32], dx: &[f32], hidden: usize) {
+    for (row, &id) in dx.chunks(hidden).zip(ids) {
+        let target = &mut d_table[id as usize * hidden..(id as usize + 1) * hidden];
+        target.iter_mut().zip(row).for_each(|(t, d)| *t += d);
+    }
+}

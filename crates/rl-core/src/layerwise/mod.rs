@@ -1,0 +1,17 @@
+//! The layer-wise training engine: a hand-written forward and backward for the decoder
+//! block on flat f32 buffers (the structure of llm.c's train_gpt2.c, with packed GEMMs and
+//! flash attention), in place of candle's op-by-op autograd on the training path. Candle
+//! keeps the weights (I/O, the optimizer) and stays the reference the engine is tested
+//! against (tests.rs).
+//!
+//! Kernel layer: `matmul` (gemm), `ops` (norms, rotary positions, SwiGLU, head-major
+//! copies) and the flash kernel (kernels::flash_attention); the model code above them
+//! (`llama`) sees only slices, so another implementation of the kernels can sit beside them.
+
+mod llama;
+pub(crate) mod matmul;
+mod ops;
+pub(crate) mod train;
+
+#[cfg(test)]
+mod tests;
