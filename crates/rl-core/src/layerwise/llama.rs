@@ -116,6 +116,70 @@ impl<T> Block<T> {
     }
 }
 
+/// A LoRA adapter's factors: A [rank, in], B [out, rank] and the scale alpha / rank.
+#[derive(Clone, Copy)]
+pub(crate) struct Adapter<'a> {
+    pub a: &'a [f32],
+    pub b: &'a [f32],
+    pub rank: usize,
+    pub scale: f32,
+}
+
+/// A weight (an [out, in] matrix, or a norm's vector) and, for a matrix, an optional adapter.
+#[derive(Clone, Copy)]
+pub(crate) struct Weight<'a> {
+    pub w: &'a [f32],
+    pub lora: Option<Adapter<'a>>,
+}
+
+/// Where a weight's gradients go: the weight's own buffer (`None` when frozen) and its
+/// adapter's A and B.
+pub(crate) struct Grads<'a> {
+    pub w: Option<&'a mut [f32]>,
+    pub lora: Option<[&'a mut [f32]; 2]>,
+}
+
+impl Weight<'_> {
+    /// y [m, n] (+)= x W^T + s (x A^T) B^T for x [m, k].
+    fn forward(&self, y: &mut [f32], x: &[f32], m: usize, k: usize, n: usize, accumulate: bool) {
+        matmul::forward(y, x, self.w, m, k, n, accumulate);
+        if let Some(l) = &self.lora {
+            let u = l.down(x, m, k);
+            matmul::forward(y, &u, l.b, m, l.rank, n, true);
+        }
+    }
+
+    /// dx (+)= dy W + s (dy B) A, and the gradients of what trains: dW += dy^T x,
+    /// dB += s dy^T (x A^T), dA += s (dy B)^T x.
+    #[allow(clippy::too_many_arguments)]
+    fn backward(&self, g: &mut Grads, dy: &[f32], x: &[f32], dx: &mut [f32], m: usize, n: usize, k: usize, accumulate: bool) {
+        if let Some(dw) = g.w.as_deref_mut() {
+            matmul::weight_grad(dw, dy, x, m, n, k);
+        }
+        matmul::input_grad(dx, dy, self.w, m, n, k, accumulate);
+        if let Some(l) = &self.lora {
+            let mut du = vec![0f32; m * l.rank];
+            matmul::input_grad(&mut du, dy, l.b, m, n, l.rank, false);
+            du.iter_mut().for_each(|v| *v *= l.scale);
+            if let Some([da, db]) = g.lora.as_mut() {
+                matmul::weight_grad(db, dy, &l.down(x, m, k), m, n, l.rank);
+                matmul::weight_grad(da, &du, x, m, l.rank, k);
+            }
+            matmul::input_grad(dx, &du, l.a, m, l.rank, k, true);
+        }
+    }
+}
+
+impl Adapter<'_> {
+    /// s x A^T [m, rank].
+    fn down(&self, x: &[f32], m: usize, k: usize) -> Vec<f32> {
+        let mut u = vec![0f32; m * self.rank];
+        matmul::forward(&mut u, x, self.a, m, k, self.rank, false);
+        u.iter_mut().for_each(|v| *v *= self.scale);
+        u
+    }
+}
+
 /// What a block's backward reads; the rest (norm outputs, the SwiGLU product, the
 /// token-major attention output) is recomputed there in one cheap pass each.
 pub(crate) struct Saved {
@@ -143,18 +207,18 @@ impl Saved {
 }
 
 /// The block's output for `input` ([rows, hidden]) and what its backward needs.
-pub(crate) fn block_forward(w: &Block<&[f32]>, s: Shape, pos: &Positions, input: Vec<f32>) -> (Vec<f32>, Saved) {
+pub(crate) fn block_forward(w: &Block<Weight>, s: Shape, pos: &Positions, input: Vec<f32>) -> (Vec<f32>, Saved) {
     let (rows, h, i) = (s.rows(), s.hidden, s.intermediate);
     let mut normed = vec![0f32; rows * h];
     let mut inv_rms1 = vec![0f32; rows];
-    rms_norm(&input, w.input_norm, s.eps, &mut normed, &mut inv_rms1);
+    rms_norm(&input, w.input_norm.w, s.eps, &mut normed, &mut inv_rms1);
 
     let mut q_tokens = vec![0f32; rows * s.q_width()];
     let mut k = vec![0f32; rows * s.kv_width()];
     let mut v = vec![0f32; rows * s.kv_width()];
-    matmul::forward(&mut q_tokens, &normed, w.q, rows, h, s.q_width(), false);
-    matmul::forward(&mut k, &normed, w.k, rows, h, s.kv_width(), false);
-    matmul::forward(&mut v, &normed, w.v, rows, h, s.kv_width(), false);
+    w.q.forward(&mut q_tokens, &normed, rows, h, s.q_width(), false);
+    w.k.forward(&mut k, &normed, rows, h, s.kv_width(), false);
+    w.v.forward(&mut v, &normed, rows, h, s.kv_width(), false);
     pos.rotate(&mut q_tokens, s.heads, s.head_dim, false);
     pos.rotate(&mut k, s.kv_heads, s.head_dim, false);
     let mut q = vec![0f32; q_tokens.len()];
@@ -167,56 +231,52 @@ pub(crate) fn block_forward(w: &Block<&[f32]>, s: Shape, pos: &Positions, input:
     let mut attn_tokens = normed; // reuse: [rows, heads * d] == [rows, hidden]
     transpose_heads(&attn, &mut attn_tokens, s.time, s.heads, s.head_dim, false);
     let mut mid = input.clone();
-    matmul::forward(&mut mid, &attn_tokens, w.o, rows, s.q_width(), h, true);
+    w.o.forward(&mut mid, &attn_tokens, rows, s.q_width(), h, true);
 
     let mut normed2 = attn_tokens;
     let mut inv_rms2 = vec![0f32; rows];
-    rms_norm(&mid, w.post_norm, s.eps, &mut normed2, &mut inv_rms2);
+    rms_norm(&mid, w.post_norm.w, s.eps, &mut normed2, &mut inv_rms2);
     let mut gate = vec![0f32; rows * i];
     let mut up = vec![0f32; rows * i];
-    matmul::forward(&mut gate, &normed2, w.gate, rows, h, i, false);
-    matmul::forward(&mut up, &normed2, w.up, rows, h, i, false);
+    w.gate.forward(&mut gate, &normed2, rows, h, i, false);
+    w.up.forward(&mut up, &normed2, rows, h, i, false);
     let mut act = vec![0f32; rows * i];
     swiglu(&gate, &up, &mut act);
     let mut out = mid.clone();
-    matmul::forward(&mut out, &act, w.down, rows, i, h, true);
+    w.down.forward(&mut out, &act, rows, i, h, true);
     (out, Saved { input, inv_rms1, q, k, v, attn, lse, mid, inv_rms2, gate, up })
 }
 
-/// Adds the block's weight gradients for the output gradient `d_out` to `g` and returns
-/// the gradient of its input.
-pub(crate) fn block_backward(w: &Block<&[f32]>, g: &mut Block<&mut [f32]>, s: Shape, pos: &Positions, saved: Saved, d_out: &[f32]) -> Vec<f32> {
+/// Adds the block's gradients for the output gradient `d_out` to `g` (frozen weights get
+/// none) and returns the gradient of its input.
+pub(crate) fn block_backward(w: &Block<Weight>, g: &mut Block<Grads>, s: Shape, pos: &Positions, saved: Saved, d_out: &[f32]) -> Vec<f32> {
     let (rows, h, i) = (s.rows(), s.hidden, s.intermediate);
     let Saved { input, inv_rms1, q, k, v, attn, lse, mid, inv_rms2, gate, up } = saved;
 
     // MLP: out = mid + down(silu(gate) * up), gate and up from norm2(mid).
     let mut act = vec![0f32; rows * i];
     swiglu(&gate, &up, &mut act);
-    matmul::weight_grad(g.down, d_out, &act, rows, h, i);
-    let mut d_act = act;
-    matmul::input_grad(&mut d_act, d_out, w.down, rows, h, i, false);
-    let (mut d_gate, mut d_up) = (vec![0f32; rows * i], vec![0f32; rows * i]);
+    let mut d_act = vec![0f32; rows * i];
+    w.down.backward(&mut g.down, d_out, &act, &mut d_act, rows, h, i, false);
+    let (mut d_gate, mut d_up) = (act, vec![0f32; rows * i]);
     swiglu_backward(&d_act, &gate, &up, &mut d_gate, &mut d_up);
     drop((d_act, gate, up));
     let mut normed = vec![0f32; rows * h];
     let mut scratch = vec![0f32; rows];
-    rms_norm(&mid, w.post_norm, s.eps, &mut normed, &mut scratch);
-    matmul::weight_grad(g.gate, &d_gate, &normed, rows, i, h);
-    matmul::weight_grad(g.up, &d_up, &normed, rows, i, h);
+    rms_norm(&mid, w.post_norm.w, s.eps, &mut normed, &mut scratch);
     let mut d_normed = vec![0f32; rows * h];
-    matmul::input_grad(&mut d_normed, &d_gate, w.gate, rows, i, h, false);
-    matmul::input_grad(&mut d_normed, &d_up, w.up, rows, i, h, true);
+    w.gate.backward(&mut g.gate, &d_gate, &normed, &mut d_normed, rows, i, h, false);
+    w.up.backward(&mut g.up, &d_up, &normed, &mut d_normed, rows, i, h, true);
     drop((d_gate, d_up));
     let mut d_mid = d_out.to_vec();
-    rms_norm_backward(&d_normed, &mid, w.post_norm, &inv_rms2, &mut d_mid, g.post_norm);
+    rms_norm_backward(&d_normed, &mid, w.post_norm.w, &inv_rms2, &mut d_mid, g.post_norm.w.as_deref_mut());
     drop(mid);
 
     // Attention: mid = input + o(attn), attn from q, k, v of norm1(input).
     let mut attn_tokens = normed;
     transpose_heads(&attn, &mut attn_tokens, s.time, s.heads, s.head_dim, false);
-    matmul::weight_grad(g.o, &d_mid, &attn_tokens, rows, h, s.q_width());
-    let mut d_attn_tokens = attn_tokens;
-    matmul::input_grad(&mut d_attn_tokens, &d_mid, w.o, rows, h, s.q_width(), false);
+    let mut d_attn_tokens = d_normed;
+    w.o.backward(&mut g.o, &d_mid, &attn_tokens, &mut d_attn_tokens, rows, h, s.q_width(), false);
     let mut d_attn = vec![0f32; attn.len()];
     transpose_heads(&d_attn_tokens, &mut d_attn, s.time, s.heads, s.head_dim, true);
     let mut dq = vec![0f32; q.len()];
@@ -231,22 +291,19 @@ pub(crate) fn block_backward(w: &Block<&[f32]>, g: &mut Block<&mut [f32]>, s: Sh
     pos.rotate(&mut dq_tokens, s.heads, s.head_dim, true);
     pos.rotate(&mut dk, s.kv_heads, s.head_dim, true);
 
-    let mut normed = dq;
-    rms_norm(&input, w.input_norm, s.eps, &mut normed, &mut scratch);
-    matmul::weight_grad(g.q, &dq_tokens, &normed, rows, s.q_width(), h);
-    matmul::weight_grad(g.k, &dk, &normed, rows, s.kv_width(), h);
-    matmul::weight_grad(g.v, &dv, &normed, rows, s.kv_width(), h);
-    let mut d_normed = normed;
-    matmul::input_grad(&mut d_normed, &dq_tokens, w.q, rows, s.q_width(), h, false);
-    matmul::input_grad(&mut d_normed, &dk, w.k, rows, s.kv_width(), h, true);
-    matmul::input_grad(&mut d_normed, &dv, w.v, rows, s.kv_width(), h, true);
+    let mut normed = attn_tokens;
+    rms_norm(&input, w.input_norm.w, s.eps, &mut normed, &mut scratch);
+    let mut d_normed = dq;
+    w.q.backward(&mut g.q, &dq_tokens, &normed, &mut d_normed, rows, s.q_width(), h, false);
+    w.k.backward(&mut g.k, &dk, &normed, &mut d_normed, rows, s.kv_width(), h, true);
+    w.v.backward(&mut g.v, &dv, &normed, &mut d_normed, rows, s.kv_width(), h, true);
     let mut d_input = d_mid;
-    rms_norm_backward(&d_normed, &input, w.input_norm, &inv_rms1, &mut d_input, g.input_norm);
+    rms_norm_backward(&d_normed, &input, w.input_norm.w, &inv_rms1, &mut d_input, g.input_norm.w.as_deref_mut());
     d_input
 }
 
 /// The gradient of the block input `x` through the final norm, added to the norm weight's gradient.
-pub(crate) fn final_norm_backward(d_hidden: &[f32], x: &[f32], w: &[f32], inv_rms: &[f32], dw: &mut [f32]) -> Vec<f32> {
+pub(crate) fn final_norm_backward(d_hidden: &[f32], x: &[f32], w: &[f32], inv_rms: &[f32], dw: Option<&mut [f32]>) -> Vec<f32> {
     let mut dx = vec![0f32; x.len()];
     rms_norm_backward(d_hidden, x, w, inv_rms, &mut dx, dw);
     dx

@@ -23,9 +23,9 @@ pub fn rms_norm(x: &[f32], w: &[f32], eps: f64, out: &mut [f32], inv_rms: &mut [
     });
 }
 
-/// The backward of `rms_norm`: dx += (r g - r^3 x (g . x) / width) with g = w * dy, and
-/// dw += sum over rows of dy * x * r.
-pub fn rms_norm_backward(dy: &[f32], x: &[f32], w: &[f32], inv_rms: &[f32], dx: &mut [f32], dw: &mut [f32]) {
+/// The backward of `rms_norm`: dx += (r g - r^3 x (g . x) / width) with g = w * dy, and,
+/// unless the weight is frozen (`dw` None), dw += sum over rows of dy * x * r.
+pub fn rms_norm_backward(dy: &[f32], x: &[f32], w: &[f32], inv_rms: &[f32], dx: &mut [f32], dw: Option<&mut [f32]>) {
     let width = w.len();
     let partials: Vec<Vec<f32>> = dx
         .par_chunks_mut(width * ROWS_PER_TASK)
@@ -46,9 +46,11 @@ pub fn rms_norm_backward(dy: &[f32], x: &[f32], w: &[f32], inv_rms: &[f32], dx: 
             dw_part
         })
         .collect();
-    for part in partials {
-        for (d, p) in dw.iter_mut().zip(part) {
-            *d += p;
+    if let Some(dw) = dw {
+        for part in partials {
+            for (d, p) in dw.iter_mut().zip(part) {
+                *d += p;
+            }
         }
     }
 }

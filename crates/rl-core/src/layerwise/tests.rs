@@ -2,10 +2,12 @@
 //! reference): the same loss and every weight's gradient to 1e-4 relative, for each loss
 //! type, tied and untied heads, with and without recompute, whole and micro-batched.
 
-use candle_core::{DType, Tensor, Var};
+use candle_core::{DType, Device, Tensor, Var};
 
 use super::train::{applies, batch_gradients};
+use crate::lora::{Lora, LoraConfig};
 use crate::loss::{Aggregation, LossKind};
+use crate::model::weights::SplitMix64;
 use crate::model::tests::weights;
 use crate::model::{Decoder, ModelConfig, Params};
 use crate::train::gradients;
@@ -27,7 +29,7 @@ fn max_abs(t: &Tensor) -> f64 {
 /// Asserts that the engine gives the reference's loss and gradients on `b`.
 fn compare(c: &ModelConfig, b: &TrainBatch, kind: LossKind, micro_batch_size: usize, checkpointing: bool) {
     let params = Params::new(&weights(c, DType::F32)).unwrap();
-    assert!(applies(c, &params, false), "the engine should take this model");
+    assert!(applies(c, &params), "the engine should take this model");
     let samples = samples_of(b, c);
     let mut train = config(kind);
     if kind == LossKind::Gspo {
@@ -41,7 +43,7 @@ fn compare(c: &ModelConfig, b: &TrainBatch, kind: LossKind, micro_batch_size: us
     let vars: Vec<Var> = params.vars().values().cloned().collect();
     let decoder = Decoder::new(c, &params.tracked()).unwrap();
     let (reference, reference_summary) = gradients::batch_gradients(&decoder, &samples, &train, &vars).unwrap();
-    let (grads, summary) = batch_gradients(&params, c, &samples, &train).unwrap();
+    let (grads, summary) = batch_gradients(&params, None, c, &samples, &train).unwrap();
     let label = format!("{kind:?} micro {micro_batch_size} checkpointing {checkpointing} tied {}", c.tie_word_embeddings);
     let (loss, expected) = (summary.loss(), reference_summary.loss());
     assert!((loss - expected).abs() <= 1e-4 * expected.abs().max(1e-3), "{label}: loss {loss} vs {expected}");
@@ -91,11 +93,42 @@ fn llama_135m_shape() -> ModelConfig {
 }
 
 #[test]
-fn lora_biases_and_other_dtypes_stay_on_candle() {
-    let c = llama(r#","tie_word_embeddings":false"#);
+fn lora_gives_the_reference_adapter_gradients_and_the_base_none() {
+    let c = llama(r#","tie_word_embeddings":true"#);
     let params = Params::new(&weights(&c, DType::F32)).unwrap();
-    assert!(!applies(&c, &params, true), "LoRA trains through candle");
-    assert!(!applies(&c, &Params::new(&weights(&c, DType::F64)).unwrap(), false), "f64 (gradient checks) trains through candle");
+    let targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "down_proj"].map(String::from).to_vec();
+    let lora = Lora::new(LoraConfig { rank: 2, alpha: 4.0, target_modules: targets, seed: 1 }, &c, &params).unwrap();
+    // B moved off zero, so that A's gradient is not zero either.
+    let mut rng = SplitMix64(5);
+    for p in lora.params() {
+        let noise: Vec<f32> = (0..p.var.elem_count()).map(|_| 0.05 * rng.normal()).collect();
+        p.var.set(&(p.var.as_tensor() + Tensor::from_vec(noise, p.var.shape(), &Device::Cpu).unwrap()).unwrap()).unwrap();
+    }
+    let b = with_rollout(batch(None), &c);
+    let samples = samples_of(&b, &c);
+    let adapters: Vec<Var> = lora.params().into_iter().map(|p| p.var).collect();
+    for (micro, checkpointing) in [(8, false), (3, true)] {
+        let mut train = config(LossKind::TokenClip);
+        (train.micro_batch_size, train.activation_checkpointing) = (micro, checkpointing);
+        let decoder = Decoder::new(&c, &lora.training_weights(&params).unwrap()).unwrap();
+        let (reference, reference_summary) = gradients::batch_gradients(&decoder, &samples, &train, &adapters).unwrap();
+        let (grads, summary) = batch_gradients(&params, Some(&lora), &c, &samples, &train).unwrap();
+        assert!((summary.loss() - reference_summary.loss()).abs() <= 1e-4 * reference_summary.loss().abs());
+        for (p, var) in lora.params().iter().zip(&adapters) {
+            let (g, r) = (grads.get(var).unwrap_or_else(|| panic!("no gradient for {}", p.name)), reference.get(var).unwrap());
+            let scale = max_abs(r);
+            assert!(scale > 0.0 && max_abs(&(g - r).unwrap()) <= 1e-4 * scale, "{}: {} relative", p.name, max_abs(&(g - r).unwrap()) / scale);
+        }
+        for (name, var) in params.vars() {
+            assert!(grads.get(var).is_none(), "the frozen {name} received a gradient");
+        }
+    }
+}
+
+#[test]
+fn biases_and_other_dtypes_stay_on_candle() {
+    let c = llama(r#","tie_word_embeddings":false"#);
+    assert!(!applies(&c, &Params::new(&weights(&c, DType::F64)).unwrap()), "f64 (gradient checks) trains through candle");
     let qwen = crate::model::tests::tiny_llama();
-    assert!(qwen.attention_bias && !applies(&qwen, &Params::new(&weights(&qwen, DType::F32)).unwrap(), false), "q/k/v biases train through candle");
+    assert!(qwen.attention_bias && !applies(&qwen, &Params::new(&weights(&qwen, DType::F32)).unwrap()), "q/k/v biases train through candle");
 }

@@ -129,7 +129,12 @@ impl Lora {
         Ok(Lora { config, adapters, transposed })
     }
 
-    fn scale(&self) -> f64 {
+    /// Each adapter's module (e.g. `model.layers.0.self_attn.q_proj`) with its A and B.
+    pub(crate) fn factors(&self) -> impl Iterator<Item = (&str, &Var, &Var)> {
+        self.adapters.iter().map(|ad| (ad.module.as_str(), &ad.a, &ad.b))
+    }
+
+    pub(crate) fn scale(&self) -> f64 {
         self.config.alpha / self.config.rank as f64
     }
 

@@ -31,8 +31,8 @@ impl Engine {
             }
             None => guard.insert(AdamW::new(self.trainable_params(), config.optimizer.clone())?),
         };
-        let (grads, summary) = if layerwise::train::applies(&self.model.config, self.params(), self.lora.is_some()) {
-            layerwise::train::batch_gradients(self.params(), &self.model.config, &samples, config)?
+        let (grads, summary) = if layerwise::train::applies(&self.model.config, self.params()) {
+            layerwise::train::batch_gradients(self.params(), self.lora.as_ref(), &self.model.config, &samples, config)?
         } else {
             let weights = match &self.lora {
                 Some(lora) => lora.training_weights(self.params())?,
