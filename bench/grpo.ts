@@ -28,6 +28,8 @@ const STEPS: Record<string, number> = { '0.2m': 6, '5m': 6, '135m': 3 };
 
 interface SideResult {
   step_seconds: number[];
+  /** The project's steps: sampling (with rewards and advantages), then the update. */
+  phases?: Array<{ rollout_s: number; update_s: number }>;
   completion_tokens: number[];
   peak_rss_mib: number;
 }
@@ -51,6 +53,7 @@ function summary(side: SideResult) {
   return {
     step_seconds_median: median(timed),
     step_seconds: side.step_seconds.map((s) => Number(s.toFixed(3))),
+    ...(side.phases ? { phases: side.phases } : {}),
     completion_tokens_per_step: side.completion_tokens.map((t) => Math.round(t)),
     peak_rss_mib: Math.round(side.peak_rss_mib),
   };

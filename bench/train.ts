@@ -7,7 +7,8 @@
  * Achieved FLOP/s (6 x parameters x tokens per step: forward 2, backward 4) are reported
  * against the f32 matmul peak measured in the same child, right after it trains. LoRA
  * is reported against the same 6 x parameters for comparison, although its frozen weights
- * get no gradient (model/frozen_linear.rs), so it does about two thirds of that work.
+ * get no gradient (the layer-wise engine, src/layerwise), so it does about two thirds of that
+ * work. Each 135M run reports its last step by phase (forward, head, backward, optimizer, other).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -39,9 +40,12 @@ interface Run {
 const RUNS: Run[] = [
   { model: 'tiny-llama', lora: false, steps: 5, microBatchSize: BATCH, activationCheckpointing: false },
   { model: 'tiny-llama', lora: true, steps: 5, microBatchSize: BATCH, activationCheckpointing: false },
+  // The 135M shape without recompute: micro-batches of 4 keep the full fine-tune under 3.5 GiB.
+  { model: 'smollm2-135m-shape', lora: false, steps: 2, microBatchSize: 4, activationCheckpointing: false },
+  { model: 'smollm2-135m-shape', lora: true, steps: 2, microBatchSize: 4, activationCheckpointing: false },
+  // With block recompute (the memory fallback), whole batch per pass.
   { model: 'smollm2-135m-shape', lora: false, steps: 1, microBatchSize: BATCH, activationCheckpointing: true },
   { model: 'smollm2-135m-shape', lora: true, steps: 1, microBatchSize: BATCH, activationCheckpointing: true },
-  { model: 'smollm2-135m-shape', lora: false, steps: 1, microBatchSize: 1, activationCheckpointing: false },
 ];
 
 async function load(run: Run): Promise<{ model: Model; cleanup: () => void }> {
@@ -68,7 +72,8 @@ async function child(run: Run) {
     const config = { learningRate: 1e-5, microBatchSize: run.microBatchSize, activationCheckpointing: run.activationCheckpointing };
     await model.trainStep(data, config);
     const start = performance.now();
-    for (let s = 0; s < run.steps; s++) await model.trainStep(data, config);
+    let phases: Record<string, number> | undefined;
+    for (let s = 0; s < run.steps; s++) phases = (await model.trainStep(data, config)).phases as Record<string, number> | undefined;
     const seconds = (performance.now() - start) / 1000 / run.steps;
     const tokens = BATCH * LENGTH;
     const flops = (6 * params * tokens) / seconds;
@@ -88,6 +93,8 @@ async function child(run: Run) {
       matmul_peak_gflops: round(machine.matmulGflops),
       fraction_of_matmul_peak: round(flops / (machine.matmulGflops * 1e9)),
       peak_rss_mib: Math.round(peakRss / 1024),
+      // The last timed step by phase (the layer-wise engine's; absent on candle's path).
+      ...(phases ? { phases_s: Object.fromEntries(Object.entries(phases).map(([k, v]) => [k.replace(/_s$/, ''), round(v)])) } : {}),
     };
   } finally {
     cleanup();
@@ -107,5 +114,8 @@ if (arg) {
     if (out.status !== 0) return { ...run, error: `${out.signal ?? `exit ${out.status}`}: ${out.stderr.trim().split('\n').slice(-3).join(' ')}` };
     return JSON.parse(out.stdout.trim().split('\n').at(-1)!);
   });
-  console.log(JSON.stringify({ threads: Number(process.env.RAYON_NUM_THREADS) || null, results }, null, 2));
+  // LoRA against the full fine-tune of the same model, micro-batching and recompute.
+  const step = (lora: boolean, i: number) => results.find((r, j) => j % 2 === (lora ? 1 : 0) && Math.floor(j / 2) === i)?.step_s;
+  const loraOverFull = [0, 1, 2].map((i) => ({ run: RUNS[2 * i].model + (RUNS[2 * i].activationCheckpointing ? ' recompute' : '') + ` micro ${RUNS[2 * i].microBatchSize}`, lora_over_full: round(step(true, i) / step(false, i)) }));
+  console.log(JSON.stringify({ threads: Number(process.env.RAYON_NUM_THREADS) || null, results, lora_step_over_full_step: loraOverFull }, null, 2));
 }

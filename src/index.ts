@@ -42,7 +42,7 @@ export type {
 } from './model/types.js';
 export { measureMachine, type MachineCeilings } from './model/machine.js';
 export { Critic, type CriticInfo, type CriticStepConfig, type CriticStepMetrics, type ValueBatch } from './model/critic.js';
-export type { LoraOptions, TrainBatch, TrainStepConfig, TrainStepMetrics } from './model/train.js';
+export type { LoraOptions, StepPhases, TrainBatch, TrainStepConfig, TrainStepMetrics } from './model/train.js';
 export { type Message, type Role, type ToolCall, messageSchema, system, user, assistant } from './core/messages.js';
 export type { Episode, Trajectory, Turn, ToolCallRecord } from './core/episode.js';
 export { Agent, STREAM_CHUNK_TOKENS, type AgentReply, type RespondOptions } from './agent/agent.js';

@@ -31,7 +31,7 @@ describe('stateset-agents train', () => {
 
     const metrics = readJsonl(join(run, 'metrics.jsonl'));
     assert.deepEqual(metrics.map((m) => m.step), [1, 2, 3, 4, 5]);
-    for (const key of ['reward_mean', 'reward_std', 'loss', 'grad_norm', 'clip_frac', 'entropy', 'completion_tokens_mean', 'frac_zero_std_groups', 'reward_failures', 'step_time_s', 'tokens_per_s', 'reward/politeness', 'reward/conciseness', 'reward/addresses_topic']) {
+    for (const key of ['reward_mean', 'reward_std', 'loss', 'grad_norm', 'clip_frac', 'entropy', 'completion_tokens_mean', 'frac_zero_std_groups', 'reward_failures', 'step_time_s', 'rollout_time_s', 'update_time_s', 'tokens_per_s', 'reward/politeness', 'reward/conciseness', 'reward/addresses_topic']) {
       assert.ok(metrics.every((m) => typeof m[key] === 'number'), `metrics.jsonl: ${key}`);
     }
     assert.deepEqual(readJsonl(join(run, 'eval.jsonl')).map((e) => e.step), [5]);

@@ -24,6 +24,7 @@ const agent = await Agent.create({ model: values.model, generation: { maxNewToke
 const dataset = await PromptDataset.fromJsonl(values.prompts);
 const out = mkdtempSync(join(tmpdir(), 'stateset-bench-grpo-'));
 const stepSeconds: number[] = [];
+const phases: Array<{ rollout_s: number; update_s: number }> = [];
 const completionTokens: number[] = [];
 try {
   await train({
@@ -49,6 +50,7 @@ try {
     callbacks: {
       onStep: (_step, metrics) => {
         stepSeconds.push(Number(metrics.step_time_s));
+        phases.push({ rollout_s: Number(Number(metrics.rollout_time_s).toFixed(3)), update_s: Number(Number(metrics.update_time_s).toFixed(3)) });
         completionTokens.push(Number(metrics.completion_tokens_mean) * 32);
       },
     },
@@ -56,4 +58,4 @@ try {
 } finally {
   rmSync(out, { recursive: true, force: true });
 }
-console.log(JSON.stringify({ step_seconds: stepSeconds, completion_tokens: completionTokens, peak_rss_mib: process.resourceUsage().maxRSS / 1024 }));
+console.log(JSON.stringify({ step_seconds: stepSeconds, phases, completion_tokens: completionTokens, peak_rss_mib: process.resourceUsage().maxRSS / 1024 }));

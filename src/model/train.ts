@@ -58,6 +58,22 @@ export interface TrainStepMetrics extends PolicyLossMetrics {
   skipped_steps: number;
   /** Optimizer updates applied so far. */
   step: number;
+  /**
+   * Seconds by phase, when the layer-wise engine ran the step (Llama models without q/k/v
+   * biases); absent on candle's autograd path, which interleaves them.
+   */
+  phases?: StepPhases;
+}
+
+export interface StepPhases {
+  forward_s: number;
+  /** Logits, loss and their gradients at the loss tokens. */
+  head_s: number;
+  /** The decoder's backward, recomputed blocks included. */
+  backward_s: number;
+  /** Clipping and AdamW. */
+  optimizer_s: number;
+  other_s: number;
 }
 
 /** One typed array per sequence, each converted (and checked) by `convert`. */

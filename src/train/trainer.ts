@@ -206,6 +206,7 @@ export class Trainer<Scenario> {
     const started = performance.now();
     const failuresBefore = this.rewardFailures();
     const prepared = await this.prepare(agent, reference, state);
+    const prepareSeconds = (performance.now() - started) / 1000;
     const passes: TrainStepMetrics[] = [];
     let ppoMetrics: Metrics = {};
     // No loss tokens (every group dropped, or every turn masked as truncated): nothing to train on.
@@ -246,6 +247,9 @@ export class Trainer<Scenario> {
       skipped_steps: state.skippedSteps,
       reward_failures: this.rewardFailures() - failuresBefore,
       step_time_s: seconds,
+      // Sampling, rewards, advantages and any reference scoring, then the optimizer passes.
+      rollout_time_s: prepareSeconds,
+      update_time_s: seconds - prepareSeconds,
       tokens_per_s: tokens / seconds,
     };
     await tracker.logMetrics(state.step, metrics);

@@ -31,7 +31,7 @@ export function readJsonl(file: string): Record<string, unknown>[] {
 
 /** The metrics lines of a run, without the fields that measure wall time. */
 export function metricsWithoutTimes(runDir: string): Record<string, unknown>[] {
-  return readJsonl(join(runDir, 'metrics.jsonl')).map(({ time, step_time_s, tokens_per_s, ...rest }) => rest);
+  return readJsonl(join(runDir, 'metrics.jsonl')).map(({ time, step_time_s, rollout_time_s, update_time_s, tokens_per_s, ...rest }) => rest);
 }
 
 /** Spawns the CLI from the sources; resolves with its exit code and output. */

@@ -79,6 +79,22 @@ pub struct NativeTrainMetrics {
     #[napi(js_name = "skipped_steps")]
     pub skipped_steps: f64,
     pub step: f64,
+    /// Seconds by phase, when the layer-wise engine ran the step.
+    pub phases: Option<NativePhases>,
+}
+
+#[napi(object)]
+pub struct NativePhases {
+    #[napi(js_name = "forward_s")]
+    pub forward_s: f64,
+    #[napi(js_name = "head_s")]
+    pub head_s: f64,
+    #[napi(js_name = "backward_s")]
+    pub backward_s: f64,
+    #[napi(js_name = "optimizer_s")]
+    pub optimizer_s: f64,
+    #[napi(js_name = "other_s")]
+    pub other_s: f64,
 }
 
 /// Owned copies of JS typed arrays (the batch outlives the call: it runs off the event loop).
@@ -133,6 +149,7 @@ fn to_js(m: TrainMetrics) -> NativeTrainMetrics {
         skipped: m.skipped,
         skipped_steps: m.skipped_steps as f64,
         step: m.steps as f64,
+        phases: m.phases.map(|p| NativePhases { forward_s: p.forward_s, head_s: p.head_s, backward_s: p.backward_s, optimizer_s: p.optimizer_s, other_s: p.other_s }),
     }
 }
 

@@ -13,7 +13,7 @@ import { makeSftModel, type SftModelRecipe } from '../sft-model.js';
 import { orderDeskCorpus } from './corpus.js';
 import { evaluateOrderDesk, type OrderDeskMetrics } from './evaluate.js';
 import { ORDER_DESK_MAX_NEW_TOKENS } from './settings.js';
-import { drawDistinct, ID_LETTERS, orderDeskScenarios } from './scenarios.js';
+import { drawDistinct, ID_LETTERS, MONTHS, orderDeskScenarios } from './scenarios.js';
 import { toolCallTokens } from './tool-call-tokens.js';
 
 export const ORDER_DESK_MODEL_RECIPE: SftModelRecipe = {
@@ -21,8 +21,7 @@ export const ORDER_DESK_MODEL_RECIPE: SftModelRecipe = {
   size: { hiddenSize: 128, numLayers: 4, numHeads: 4 },
   contextLength: 2048,
   addedTokens: toolCallTokens(),
-  // Order ids (#QXKB) and amounts ($52.81): the codes the agent must copy into calls and replies.
-  copyDrill: { steps: 600, batchSize: 32, learningRate: 1e-3, code: (next) => (next() < 0.6 ? `#${drawDistinct(ID_LETTERS, 4, next)}` : `$${drawDistinct('0123456789', 2, next)}.${drawDistinct('0123456789', 2, next)}`) },
+  copyDrill: { steps: 1500, batchSize: 32, learningRate: 1e-3, code: drillCode },
   examples: 'conversation',
   steps: 300,
   batchSize: 16,
@@ -30,6 +29,22 @@ export const ORDER_DESK_MODEL_RECIPE: SftModelRecipe = {
   learningRate: 1e-3,
   warmupSteps: 20,
 };
+
+/**
+ * What the agent must copy: order ids (#QXKB) into calls, and into replies the facts a tool
+ * returned (amounts, dates, addresses, case numbers). Street names are made-up words so
+ * that the drill teaches copying a name never seen, as the held-out streets are.
+ */
+function drillCode(next: () => number): string {
+  const digits = (n: number) => Array.from({ length: n }, () => Math.floor(next() * 10)).join('');
+  const word = () => drawDistinct('BCDFGHKLMNPRSTVW', 1, next) + drawDistinct('aeiou', 1, next) + drawDistinct('bcdfglmnprstvw', 1, next) + drawDistinct('aeiou', 1, next) + drawDistinct('lnrst', 1, next);
+  const kind = next();
+  if (kind < 0.4) return `#${drawDistinct(ID_LETTERS, 4, next)}`;
+  if (kind < 0.6) return `$${digits(2)}.${digits(2)}`;
+  if (kind < 0.75) return `${MONTHS[Math.floor(next() * MONTHS.length)]} ${1 + Math.floor(next() * 28)}`;
+  if (kind < 0.9) return `${1 + Math.floor(next() * 98)} ${word()} ${['Street', 'Road', 'Lane', 'Close', 'Drive', 'Row', 'View', 'Way'][Math.floor(next() * 8)]}`;
+  return digits(4);
+}
 
 export interface MakeOrderDeskModelOptions {
   outDir: string;

@@ -105,7 +105,7 @@ const CARRIERS = ['UPS', 'DHL', 'FedEx'];
  * model copies such an id token by token without mistaking a letter for one elsewhere.
  */
 export const ID_LETTERS = 'BJKNQVXZ';
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+export const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
 /** The seed of the shipped scenarios. */
 export const ORDER_DESK_SEED = 0;

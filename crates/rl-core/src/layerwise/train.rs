@@ -3,6 +3,8 @@
 //! gradients accumulated in one flat buffer per weight across micro-batches, and handed to
 //! the optimizer as the same `GradStore`.
 
+use std::time::Instant;
+
 use candle_core::backprop::GradStore;
 use candle_core::{CpuStorage, DType, Device, Storage, Tensor, Var};
 
@@ -129,6 +131,7 @@ fn micro_batch(config: &ModelConfig, weights: &[Weight], grads: &mut [Grads], sa
     let (embed_w, norm_w, head_w) = (rest[0].w, rest[1].w, weights[head_at].w);
 
     // Forward: each block's saved activations, or only its input when recomputing.
+    let started = Instant::now();
     let mut x = embed(embed_w, &ids, hidden);
     let mut saved: Vec<Saved> = Vec::new();
     let mut inputs: Vec<Vec<f32>> = Vec::new();
@@ -146,6 +149,7 @@ fn micro_batch(config: &ModelConfig, weights: &[Weight], grads: &mut [Grads], sa
     rms_norm(&x, norm_w, config.norm_eps, &mut final_hidden, &mut inv_rms);
 
     // The loss head at the loss tokens.
+    let head_started = Instant::now();
     let picked: Vec<f32> = targets.rows.iter().flat_map(|&r| final_hidden[r as usize * hidden..(r as usize + 1) * hidden].iter().copied()).collect();
     drop(final_hidden);
     let picked = Tensor::from_vec(picked, (targets.rows.len(), hidden), &Device::Cpu)?;
@@ -163,6 +167,7 @@ fn micro_batch(config: &ModelConfig, weights: &[Weight], grads: &mut [Grads], sa
     }
 
     // Backward, last block first.
+    let backward_started = Instant::now();
     let mut dx = final_norm_backward(&d_hidden, &x, norm_w, &inv_rms, grads[norm_at].w.as_deref_mut());
     drop((x, d_hidden));
     let (block_grads, rest_grads) = grads.split_at_mut(embed_at);
@@ -181,5 +186,7 @@ fn micro_batch(config: &ModelConfig, weights: &[Weight], grads: &mut [Grads], sa
     if let Some(g) = rest_grads[0].w.as_deref_mut() {
         embed_backward(g, &ids, &dx, hidden);
     }
+    let seconds = |from: Instant, to: Instant| (to - from).as_secs_f64();
+    summary.add_phases(seconds(started, head_started), seconds(head_started, backward_started), backward_started.elapsed().as_secs_f64());
     Ok(true)
 }

@@ -22,6 +22,21 @@ pub struct TrainMetrics {
     pub skipped_steps: u64,
     /// Optimizer updates applied so far.
     pub steps: u64,
+    /// Where the step's time went, when the layer-wise engine ran it (candle's autograd
+    /// interleaves forward, head and backward in one graph).
+    pub phases: Option<Phases>,
+}
+
+/// Seconds of one step by phase: the decoder's forward, the loss head (logits, loss and
+/// their gradients), the decoder's backward (recomputed blocks included), the optimizer
+/// (clipping and AdamW), and the rest (batch checks, layout, gradient buffers).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Phases {
+    pub forward_s: f64,
+    pub head_s: f64,
+    pub backward_s: f64,
+    pub optimizer_s: f64,
+    pub other_s: f64,
 }
 
 /// Running sums over micro-batches.
@@ -36,11 +51,20 @@ pub(crate) struct Summary {
     weighted: [f64; 5],
     ratio_min: f64,
     ratio_max: f64,
+    phases: Option<Phases>,
 }
 
 impl Summary {
     pub fn new() -> Self {
-        Summary { loss: 0.0, policy_loss: 0.0, kl: 0.0, entropy_sum: 0.0, tokens: 0, weighted: [0.0; 5], ratio_min: f64::INFINITY, ratio_max: f64::NEG_INFINITY }
+        Summary { loss: 0.0, policy_loss: 0.0, kl: 0.0, entropy_sum: 0.0, tokens: 0, weighted: [0.0; 5], ratio_min: f64::INFINITY, ratio_max: f64::NEG_INFINITY, phases: None }
+    }
+
+    /// Adds a micro-batch's forward, head and backward seconds.
+    pub fn add_phases(&mut self, forward_s: f64, head_s: f64, backward_s: f64) {
+        let p = self.phases.get_or_insert_with(Phases::default);
+        p.forward_s += forward_s;
+        p.head_s += head_s;
+        p.backward_s += backward_s;
     }
 
     pub fn add(&mut self, out: &LossOutput, entropy: &[f64]) {
@@ -71,7 +95,8 @@ impl Summary {
         self.policy_loss = f64::NAN;
     }
 
-    pub fn finish(self, report: StepReport, lr: f64, skipped_steps: u64, steps: u64) -> TrainMetrics {
+    /// The step's metrics; `optimizer_s` and `total_s` complete the phases.
+    pub fn finish(self, report: StepReport, lr: f64, skipped_steps: u64, steps: u64, optimizer_s: f64, total_s: f64) -> TrainMetrics {
         let n = self.tokens.max(1) as f64;
         let [clip, low, high, dual, ratio_sum] = self.weighted;
         let policy = LossMetrics {
@@ -95,6 +120,7 @@ impl Summary {
             skipped: report.skipped,
             skipped_steps,
             steps,
+            phases: self.phases.map(|p| Phases { optimizer_s, other_s: (total_s - p.forward_s - p.head_s - p.backward_s - optimizer_s).max(0.0), ..p }),
         }
     }
 }

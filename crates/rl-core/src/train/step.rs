@@ -1,5 +1,7 @@
 //! `Engine::train_step`: one optimizer step over a batch.
 
+use std::time::Instant;
+
 use super::gradients::batch_gradients;
 use super::{TrainBatch, TrainConfig, TrainMetrics};
 use crate::engine::Engine;
@@ -21,6 +23,7 @@ impl Engine {
     /// whole batch's normalizers), then global-norm clipping and an AdamW step. A step whose
     /// log-probs, loss or gradient are not finite is skipped: counted, reported, weights unchanged.
     pub fn train_step(&self, batch: &TrainBatch, config: &TrainConfig) -> Result<TrainMetrics> {
+        let started = Instant::now();
         config.validate()?;
         let samples = batch.samples(self.model.config.vocab_size)?;
         let mut guard = self.training.lock();
@@ -42,6 +45,7 @@ impl Engine {
             let vars: Vec<_> = optimizer.params().iter().map(|p| p.var.clone()).collect();
             batch_gradients(&decoder, &samples, config, &vars)?
         };
+        let optimizer_started = Instant::now();
         let report = if summary.loss().is_finite() {
             let report = optimizer.step(&grads, config.learning_rate)?;
             if let Some(lora) = &self.lora {
@@ -52,6 +56,7 @@ impl Engine {
             optimizer.skipped_steps += 1;
             StepReport { grad_norm: f64::NAN, clipped: false, skipped: true }
         };
-        Ok(summary.finish(report, config.learning_rate, optimizer.skipped_steps(), optimizer.steps()))
+        let optimizer_s = optimizer_started.elapsed().as_secs_f64();
+        Ok(summary.finish(report, config.learning_rate, optimizer.skipped_steps(), optimizer.steps(), optimizer_s, started.elapsed().as_secs_f64()))
     }
 }
