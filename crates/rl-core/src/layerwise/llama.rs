@@ -9,8 +9,8 @@
 use crate::kernels::flash_attention::{self, Dims, KeySpan, Strided};
 use crate::model::ModelConfig;
 
-use super::matmul;
-use super::ops::{rms_norm, rms_norm_backward, rope, swiglu, swiglu_backward, transpose_heads};
+use super::linear::{Grads, Weight};
+use super::ops::{rms_norm, rms_norm_backward, rope, swiglu, swiglu_backward, to_heads, from_heads};
 
 /// The weights of one block, [out, in] matrices and norm vectors, in `BLOCK_WEIGHTS` order.
 pub(crate) const BLOCK_WEIGHTS: [&str; 9] = [
@@ -52,7 +52,7 @@ impl Shape {
         }
     }
 
-    fn rows(&self) -> usize {
+    pub fn rows(&self) -> usize {
         self.batch * self.time
     }
 
@@ -64,7 +64,7 @@ impl Shape {
         self.kv_heads * self.head_dim
     }
 
-    fn dims(&self) -> Dims {
+    pub fn dims(&self) -> Dims {
         Dims { batch: self.batch, heads: self.heads, kv_heads: self.kv_heads, queries: self.time, keys: self.time, head_dim: self.head_dim }
     }
 
@@ -79,13 +79,14 @@ impl Shape {
 pub(crate) struct Positions {
     cos: Vec<f32>,
     sin: Vec<f32>,
-    of_row: Vec<u32>,
-    spans: Vec<KeySpan>,
+    pub of_row: Vec<u32>,
+    pub spans: Vec<KeySpan>,
 }
 
 impl Positions {
     pub fn new(config: &ModelConfig, shape: Shape) -> Self {
-        let inv = crate::model::llama::inverse_frequencies(config);
+        // GPT-2 learns its positions: it reads only the rows' positions and the spans.
+        let inv = if config.architecture == crate::model::Architecture::Llama { crate::model::llama::inverse_frequencies(config) } else { Vec::new() };
         let angles = |g: fn(f64) -> f64| (0..shape.time).flat_map(|p| inv.iter().map(move |f| g(p as f64 * f) as f32)).collect::<Vec<f32>>();
         let of_row = (0..shape.rows()).map(|r| (r % shape.time) as u32).collect();
         let spans = (0..shape.rows()).map(|r| KeySpan { start: 0, end: (r % shape.time) as u32 + 1 }).collect();
@@ -113,70 +114,6 @@ pub(crate) struct Block<T> {
 impl<T> Block<T> {
     pub fn from_array([input_norm, q, k, v, o, post_norm, gate, up, down]: [T; 9]) -> Self {
         Block { input_norm, q, k, v, o, post_norm, gate, up, down }
-    }
-}
-
-/// A LoRA adapter's factors: A [rank, in], B [out, rank] and the scale alpha / rank.
-#[derive(Clone, Copy)]
-pub(crate) struct Adapter<'a> {
-    pub a: &'a [f32],
-    pub b: &'a [f32],
-    pub rank: usize,
-    pub scale: f32,
-}
-
-/// A weight (an [out, in] matrix, or a norm's vector) and, for a matrix, an optional adapter.
-#[derive(Clone, Copy)]
-pub(crate) struct Weight<'a> {
-    pub w: &'a [f32],
-    pub lora: Option<Adapter<'a>>,
-}
-
-/// Where a weight's gradients go: the weight's own buffer (`None` when frozen) and its
-/// adapter's A and B.
-pub(crate) struct Grads<'a> {
-    pub w: Option<&'a mut [f32]>,
-    pub lora: Option<[&'a mut [f32]; 2]>,
-}
-
-impl Weight<'_> {
-    /// y [m, n] (+)= x W^T + s (x A^T) B^T for x [m, k].
-    fn forward(&self, y: &mut [f32], x: &[f32], m: usize, k: usize, n: usize, accumulate: bool) {
-        matmul::forward(y, x, self.w, m, k, n, accumulate);
-        if let Some(l) = &self.lora {
-            let u = l.down(x, m, k);
-            matmul::forward(y, &u, l.b, m, l.rank, n, true);
-        }
-    }
-
-    /// dx (+)= dy W + s (dy B) A, and the gradients of what trains: dW += dy^T x,
-    /// dB += s dy^T (x A^T), dA += s (dy B)^T x.
-    #[allow(clippy::too_many_arguments)]
-    fn backward(&self, g: &mut Grads, dy: &[f32], x: &[f32], dx: &mut [f32], m: usize, n: usize, k: usize, accumulate: bool) {
-        if let Some(dw) = g.w.as_deref_mut() {
-            matmul::weight_grad(dw, dy, x, m, n, k);
-        }
-        matmul::input_grad(dx, dy, self.w, m, n, k, accumulate);
-        if let Some(l) = &self.lora {
-            let mut du = vec![0f32; m * l.rank];
-            matmul::input_grad(&mut du, dy, l.b, m, n, l.rank, false);
-            du.iter_mut().for_each(|v| *v *= l.scale);
-            if let Some([da, db]) = g.lora.as_mut() {
-                matmul::weight_grad(db, dy, &l.down(x, m, k), m, n, l.rank);
-                matmul::weight_grad(da, &du, x, m, l.rank, k);
-            }
-            matmul::input_grad(dx, &du, l.a, m, l.rank, k, true);
-        }
-    }
-}
-
-impl Adapter<'_> {
-    /// s x A^T [m, rank].
-    fn down(&self, x: &[f32], m: usize, k: usize) -> Vec<f32> {
-        let mut u = vec![0f32; m * self.rank];
-        matmul::forward(&mut u, x, self.a, m, k, self.rank, false);
-        u.iter_mut().for_each(|v| *v *= self.scale);
-        u
     }
 }
 
@@ -222,14 +159,14 @@ pub(crate) fn block_forward(w: &Block<Weight>, s: Shape, pos: &Positions, input:
     pos.rotate(&mut q_tokens, s.heads, s.head_dim, false);
     pos.rotate(&mut k, s.kv_heads, s.head_dim, false);
     let mut q = vec![0f32; q_tokens.len()];
-    transpose_heads(&q_tokens, &mut q, s.time, s.heads, s.head_dim, true);
+    to_heads(&q_tokens, s.q_width(), 0, &mut q, s.time, s.heads, s.head_dim);
     drop(q_tokens);
 
     let mut attn = vec![0f32; q.len()];
     let mut lse = vec![0f32; s.batch * s.heads * s.time];
     flash_attention::forward(s.dims(), &q, s.kv(&k), s.kv(&v), &pos.spans, 1.0 / (s.head_dim as f64).sqrt(), &mut attn, &mut lse);
     let mut attn_tokens = normed; // reuse: [rows, heads * d] == [rows, hidden]
-    transpose_heads(&attn, &mut attn_tokens, s.time, s.heads, s.head_dim, false);
+    from_heads(&attn, &mut attn_tokens, s.q_width(), 0, s.time, s.heads, s.head_dim);
     let mut mid = input.clone();
     w.o.forward(&mut mid, &attn_tokens, rows, s.q_width(), h, true);
 
@@ -274,20 +211,20 @@ pub(crate) fn block_backward(w: &Block<Weight>, g: &mut Block<Grads>, s: Shape, 
 
     // Attention: mid = input + o(attn), attn from q, k, v of norm1(input).
     let mut attn_tokens = normed;
-    transpose_heads(&attn, &mut attn_tokens, s.time, s.heads, s.head_dim, false);
+    from_heads(&attn, &mut attn_tokens, s.q_width(), 0, s.time, s.heads, s.head_dim);
     let mut d_attn_tokens = d_normed;
     w.o.backward(&mut g.o, &d_mid, &attn_tokens, &mut d_attn_tokens, rows, h, s.q_width(), false);
     let mut d_attn = vec![0f32; attn.len()];
-    transpose_heads(&d_attn_tokens, &mut d_attn, s.time, s.heads, s.head_dim, true);
+    to_heads(&d_attn_tokens, s.q_width(), 0, &mut d_attn, s.time, s.heads, s.head_dim);
     let mut dq = vec![0f32; q.len()];
     let (mut dk_heads, mut dv_heads) = (vec![0f32; k.len()], vec![0f32; v.len()]);
     flash_attention::backward(s.dims(), &q, s.kv(&k), s.kv(&v), &pos.spans, 1.0 / (s.head_dim as f64).sqrt(), &attn, &lse, &d_attn, &mut dq, &mut dk_heads, &mut dv_heads);
     drop((q, k, v, attn, lse, d_attn));
     let mut dq_tokens = d_attn_tokens;
-    transpose_heads(&dq, &mut dq_tokens, s.time, s.heads, s.head_dim, false);
+    from_heads(&dq, &mut dq_tokens, s.q_width(), 0, s.time, s.heads, s.head_dim);
     let (mut dk, mut dv) = (vec![0f32; dk_heads.len()], vec![0f32; dv_heads.len()]);
-    transpose_heads(&dk_heads, &mut dk, s.time, s.kv_heads, s.head_dim, false);
-    transpose_heads(&dv_heads, &mut dv, s.time, s.kv_heads, s.head_dim, false);
+    from_heads(&dk_heads, &mut dk, s.kv_width(), 0, s.time, s.kv_heads, s.head_dim);
+    from_heads(&dv_heads, &mut dv, s.kv_width(), 0, s.time, s.kv_heads, s.head_dim);
     pos.rotate(&mut dq_tokens, s.heads, s.head_dim, true);
     pos.rotate(&mut dk, s.kv_heads, s.head_dim, true);
 

@@ -4,36 +4,71 @@
 
 use gemm::{gemm, Parallelism};
 
+/// How a weight matrix of `out` x `in` features is stored: HuggingFace's Linear [out, in],
+/// or GPT-2's Conv1D [in, out].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    OutIn,
+    InOut,
+}
+
+/// A matrix in a slice: element (i, j) at i * row_stride + j * col_stride.
+#[derive(Clone, Copy)]
+struct View {
+    rows: usize,
+    cols: usize,
+    rs: isize,
+    cs: isize,
+}
+
+impl View {
+    fn row_major(rows: usize, cols: usize) -> Self {
+        View { rows, cols, rs: cols as isize, cs: 1 }
+    }
+
+    fn t(self) -> Self {
+        View { rows: self.cols, cols: self.rows, rs: self.cs, cs: self.rs }
+    }
+
+    /// A weight of `out` x `in` features seen as [out, in], however it is stored.
+    fn weight(layout: Layout, out: usize, inp: usize) -> Self {
+        match layout {
+            Layout::OutIn => View::row_major(out, inp),
+            Layout::InOut => View::row_major(inp, out).t(),
+        }
+    }
+}
+
+/// dst (+)= lhs · rhs, every operand a view of its slice.
+fn product(dst: &mut [f32], d: View, lhs: &[f32], l: View, rhs: &[f32], r: View, accumulate: bool) {
+    assert!(d.rows == l.rows && d.cols == r.cols && l.cols == r.rows, "matmul: shapes do not match");
+    assert!(dst.len() == d.rows * d.cols && lhs.len() == l.rows * l.cols && rhs.len() == r.rows * r.cols, "matmul: a slice has the wrong size");
+    // SAFETY: each slice holds exactly the elements its view addresses (checked above, and
+    // every view here is a dense row-major matrix or its transpose).
+    unsafe {
+        gemm(d.rows, d.cols, l.cols, dst.as_mut_ptr(), d.cs, d.rs, accumulate, lhs.as_ptr(), l.cs, l.rs, rhs.as_ptr(), r.cs, r.rs, 1.0, 1.0, false, false, false, parallelism());
+    }
+}
+
 fn parallelism() -> Parallelism {
-    // Read once per product from rayon's pool (sized once, from RAYON_NUM_THREADS).
+    // rayon's pool is sized once (RAYON_NUM_THREADS); asking it costs nothing per product.
     Parallelism::Rayon(rayon::current_num_threads())
 }
 
-/// y [m, n] = x [m, k] · w [n, k]^T, or y += when `accumulate`.
-pub fn forward(y: &mut [f32], x: &[f32], w: &[f32], m: usize, k: usize, n: usize, accumulate: bool) {
-    assert!(y.len() == m * n && x.len() == m * k && w.len() == n * k, "forward: shapes do not match");
-    // SAFETY: the three slices hold exactly the [m, n], [m, k] and [n, k] matrices the strides describe.
-    unsafe {
-        gemm(m, n, k, y.as_mut_ptr(), 1, n as isize, accumulate, x.as_ptr(), 1, k as isize, w.as_ptr(), k as isize, 1, 1.0, 1.0, false, false, false, parallelism());
-    }
+/// y [m, n] = x [m, k] · W^T for a weight W of n x k features, or y += when `accumulate`.
+pub fn forward(y: &mut [f32], x: &[f32], w: &[f32], layout: Layout, m: usize, k: usize, n: usize, accumulate: bool) {
+    product(y, View::row_major(m, n), x, View::row_major(m, k), w, View::weight(layout, n, k).t(), accumulate);
 }
 
-/// dx [m, k] = dy [m, n] · w [n, k], or dx += when `accumulate`.
-pub fn input_grad(dx: &mut [f32], dy: &[f32], w: &[f32], m: usize, n: usize, k: usize, accumulate: bool) {
-    assert!(dx.len() == m * k && dy.len() == m * n && w.len() == n * k, "input_grad: shapes do not match");
-    // SAFETY: as in `forward`; w is read as the [n, k] matrix it is.
-    unsafe {
-        gemm(m, k, n, dx.as_mut_ptr(), 1, k as isize, accumulate, dy.as_ptr(), 1, n as isize, w.as_ptr(), 1, k as isize, 1.0, 1.0, false, false, false, parallelism());
-    }
+/// dx [m, k] = dy [m, n] · W, or dx += when `accumulate`.
+pub fn input_grad(dx: &mut [f32], dy: &[f32], w: &[f32], layout: Layout, m: usize, n: usize, k: usize, accumulate: bool) {
+    product(dx, View::row_major(m, k), dy, View::row_major(m, n), w, View::weight(layout, n, k), accumulate);
 }
 
-/// dw [n, k] += dy [m, n]^T · x [m, k]: the weight gradient, accumulated in place.
-pub fn weight_grad(dw: &mut [f32], dy: &[f32], x: &[f32], m: usize, n: usize, k: usize) {
-    assert!(dw.len() == n * k && dy.len() == m * n && x.len() == m * k, "weight_grad: shapes do not match");
-    // SAFETY: dy is read transposed (element (j, i) at i * n + j), x as [m, k].
-    unsafe {
-        gemm(n, k, m, dw.as_mut_ptr(), 1, k as isize, true, dy.as_ptr(), n as isize, 1, x.as_ptr(), 1, k as isize, 1.0, 1.0, false, false, false, parallelism());
-    }
+/// dW += dy [m, n]^T · x [m, k]: the weight gradient, accumulated where it lives (in the
+/// weight's own layout).
+pub fn weight_grad(dw: &mut [f32], dy: &[f32], x: &[f32], layout: Layout, m: usize, n: usize, k: usize) {
+    product(dw, View::weight(layout, n, k), dy, View::row_major(m, n).t(), x, View::row_major(m, k), true);
 }
 
 #[cfg(test)]
@@ -64,22 +99,34 @@ mod tests {
     fn the_three_products_match_a_naive_loop() {
         let (m, k, n) = (37, 19, 23);
         let (x, w, dy) = (values(m * k, 1), values(n * k, 2), values(m * n, 3));
-        let mut y = values(m * n, 4);
-        let before = y.clone();
-        forward(&mut y, &x, &w, m, k, n, true);
-        let expected = naive(&x, &w, m, k, n, |a, i, p| a[i * k + p], |b, p, j| b[j * k + p]);
-        close(&y, &expected.iter().zip(&before).map(|(e, b)| e + b).collect::<Vec<_>>());
-        forward(&mut y, &x, &w, m, k, n, false);
-        close(&y, &expected);
+        // The same weight stored [out, in] and [in, out].
+        let w_in_out: Vec<f32> = (0..k * n).map(|at| w[(at % n) * k + at / n]).collect();
+        for (layout, stored) in [(Layout::OutIn, &w), (Layout::InOut, &w_in_out)] {
+            let mut y = values(m * n, 4);
+            let before = y.clone();
+            forward(&mut y, &x, stored, layout, m, k, n, true);
+            let expected = naive(&x, &w, m, k, n, |a, i, p| a[i * k + p], |b, p, j| b[j * k + p]);
+            close(&y, &expected.iter().zip(&before).map(|(e, b)| e + b).collect::<Vec<_>>());
+            forward(&mut y, &x, stored, layout, m, k, n, false);
+            close(&y, &expected);
 
-        let mut dx = vec![0f32; m * k];
-        input_grad(&mut dx, &dy, &w, m, n, k, false);
-        close(&dx, &naive(&dy, &w, m, n, k, |a, i, p| a[i * n + p], |b, p, j| b[p * k + j]));
+            let mut dx = vec![0f32; m * k];
+            input_grad(&mut dx, &dy, stored, layout, m, n, k, false);
+            close(&dx, &naive(&dy, &w, m, n, k, |a, i, p| a[i * n + p], |b, p, j| b[p * k + j]));
 
-        let mut dw = values(n * k, 5);
-        let start = dw.clone();
-        weight_grad(&mut dw, &dy, &x, m, n, k);
-        let product = naive(&dy, &x, n, m, k, |a, j, i| a[i * n + j], |b, i, p| b[i * k + p]);
-        close(&dw, &product.iter().zip(&start).map(|(e, s)| e + s).collect::<Vec<_>>());
+            let start = values(n * k, 5);
+            let mut dw = match layout {
+                Layout::OutIn => start.clone(),
+                Layout::InOut => (0..k * n).map(|at| start[(at % n) * k + at / n]).collect(),
+            };
+            weight_grad(&mut dw, &dy, &x, layout, m, n, k);
+            let product = naive(&dy, &x, n, m, k, |a, j, i| a[i * n + j], |b, i, p| b[i * k + p]);
+            let expected: Vec<f32> = product.iter().zip(&start).map(|(e, s)| e + s).collect();
+            let as_out_in: Vec<f32> = match layout {
+                Layout::OutIn => dw,
+                Layout::InOut => (0..n * k).map(|at| dw[(at % k) * n + at / k]).collect(),
+            };
+            close(&as_out_in, &expected);
+        }
     }
 }

@@ -8,6 +8,8 @@
 //! copies) and the flash kernel (kernels::flash_attention); the model code above them
 //! (`llama`) sees only slices, so another implementation of the kernels can sit beside them.
 
+mod gpt2;
+mod linear;
 mod llama;
 pub(crate) mod matmul;
 mod ops;

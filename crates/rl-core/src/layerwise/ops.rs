@@ -103,15 +103,27 @@ pub fn swiglu_backward(d_out: &[f32], gate: &[f32], up: &[f32], d_gate: &mut [f3
     });
 }
 
-/// [batch, time, heads, d] -> [batch, heads, time, d] (`to_heads`), or back.
-pub fn transpose_heads(src: &[f32], dst: &mut [f32], time: usize, heads: usize, d: usize, to_heads: bool) {
-    dst.par_chunks_mut(time * heads * d).enumerate().for_each(|(b, dst)| {
-        let src = &src[b * time * heads * d..(b + 1) * time * heads * d];
+/// Head-major [batch, heads, time, d] from the columns `offset..offset + heads * d` of
+/// token-major rows of `row_width` ([batch * time, row_width]).
+pub fn to_heads(tokens: &[f32], row_width: usize, offset: usize, heads_out: &mut [f32], time: usize, heads: usize, d: usize) {
+    heads_out.par_chunks_mut(time * heads * d).enumerate().for_each(|(b, out)| {
         for t in 0..time {
+            let row = &tokens[(b * time + t) * row_width + offset..][..heads * d];
             for h in 0..heads {
-                let (token_major, head_major) = ((t * heads + h) * d, (h * time + t) * d);
-                let (from, to) = if to_heads { (token_major, head_major) } else { (head_major, token_major) };
-                dst[to..to + d].copy_from_slice(&src[from..from + d]);
+                out[(h * time + t) * d..][..d].copy_from_slice(&row[h * d..(h + 1) * d]);
+            }
+        }
+    });
+}
+
+/// The inverse of `to_heads`: writes head-major [batch, heads, time, d] into those columns.
+pub fn from_heads(heads_in: &[f32], tokens: &mut [f32], row_width: usize, offset: usize, time: usize, heads: usize, d: usize) {
+    tokens.par_chunks_mut(time * row_width).enumerate().for_each(|(b, rows)| {
+        let src = &heads_in[b * heads * time * d..(b + 1) * heads * time * d];
+        for t in 0..time {
+            let row = &mut rows[t * row_width + offset..][..heads * d];
+            for h in 0..heads {
+                row[h * d..(h + 1) * d].copy_from_slice(&src[(h * time + t) * d..][..d]);
             }
         }
     });
@@ -120,4 +132,85 @@ pub fn transpose_heads(src: &[f32], dst: &mut [f32], time: usize, heads: usize, 
 /// a += b.
 pub fn add_into(a: &mut [f32], b: &[f32]) {
     a.par_chunks_mut(8192).zip(b.par_chunks(8192)).for_each(|(a, b)| a.iter_mut().zip(b).for_each(|(x, y)| *x += y));
+}
+
+/// out = (x - mean) / sqrt(var + eps) * w + b per row of `width`; saves each row's mean and
+/// 1 / sqrt(var + eps).
+pub fn layer_norm(x: &[f32], w: &[f32], b: &[f32], eps: f64, out: &mut [f32], mean: &mut [f32], inv_std: &mut [f32]) {
+    let width = w.len();
+    out.par_chunks_mut(width * ROWS_PER_TASK).zip(mean.par_chunks_mut(ROWS_PER_TASK).zip(inv_std.par_chunks_mut(ROWS_PER_TASK))).enumerate().for_each(|(task, (out, (mean, inv)))| {
+        let first = task * ROWS_PER_TASK;
+        for (r, row_out) in out.chunks_mut(width).enumerate() {
+            let row = &x[(first + r) * width..(first + r + 1) * width];
+            let mu = row.iter().sum::<f32>() / width as f32;
+            let var = row.iter().map(|&v| (v - mu) * (v - mu)).sum::<f32>() / width as f32;
+            let rstd = 1.0 / (var + eps as f32).sqrt();
+            (mean[r], inv[r]) = (mu, rstd);
+            for e in 0..width {
+                row_out[e] = (row[e] - mu) * rstd * w[e] + b[e];
+            }
+        }
+    });
+}
+
+/// The backward of `layer_norm`: with xh = (x - mean) r and g = w * dy,
+/// dx += r (g - mean(g) - xh mean(g xh)); unless frozen, dw += dy xh and db += dy.
+#[allow(clippy::too_many_arguments)]
+pub fn layer_norm_backward(dy: &[f32], x: &[f32], w: &[f32], mean: &[f32], inv_std: &[f32], dx: &mut [f32], dw: Option<&mut [f32]>, db: Option<&mut [f32]>) {
+    let width = w.len();
+    let partials: Vec<(Vec<f32>, Vec<f32>)> = dx
+        .par_chunks_mut(width * ROWS_PER_TASK)
+        .enumerate()
+        .map(|(task, dx)| {
+            let (mut dw_part, mut db_part) = (vec![0f32; width], vec![0f32; width]);
+            let first = task * ROWS_PER_TASK;
+            for (r, dx_row) in dx.chunks_mut(width).enumerate() {
+                let i = first + r;
+                let (row, dy_row, mu, rstd) = (&x[i * width..(i + 1) * width], &dy[i * width..(i + 1) * width], mean[i], inv_std[i]);
+                let (mut g_mean, mut gx_mean) = (0f32, 0f32);
+                for e in 0..width {
+                    let g = w[e] * dy_row[e];
+                    g_mean += g;
+                    gx_mean += g * (row[e] - mu) * rstd;
+                }
+                (g_mean, gx_mean) = (g_mean / width as f32, gx_mean / width as f32);
+                for e in 0..width {
+                    let xh = (row[e] - mu) * rstd;
+                    dx_row[e] += rstd * (w[e] * dy_row[e] - g_mean - xh * gx_mean);
+                    dw_part[e] += dy_row[e] * xh;
+                    db_part[e] += dy_row[e];
+                }
+            }
+            (dw_part, db_part)
+        })
+        .collect();
+    for (target, pick) in [(dw, 0), (db, 1)] {
+        if let Some(target) = target {
+            for part in &partials {
+                let part = if pick == 0 { &part.0 } else { &part.1 };
+                target.iter_mut().zip(part).for_each(|(t, p)| *t += p);
+            }
+        }
+    }
+}
+
+const GELU_C: f32 = 0.797_884_6; // sqrt(2 / pi)
+
+/// out = GELU(x), the tanh approximation GPT-2 uses.
+pub fn gelu(x: &[f32], out: &mut [f32]) {
+    out.par_chunks_mut(4096).zip(x.par_chunks(4096)).for_each(|(out, x)| {
+        for (o, &v) in out.iter_mut().zip(x) {
+            *o = 0.5 * v * (1.0 + (GELU_C * (v + 0.044715 * v * v * v)).tanh());
+        }
+    });
+}
+
+/// dx = d_out * GELU'(x).
+pub fn gelu_backward(d_out: &[f32], x: &[f32], dx: &mut [f32]) {
+    dx.par_chunks_mut(4096).zip(x.par_chunks(4096).zip(d_out.par_chunks(4096))).for_each(|(dx, (x, d))| {
+        for ((g, &v), &d) in dx.iter_mut().zip(x).zip(d) {
+            let t = (GELU_C * (v + 0.044715 * v * v * v)).tanh();
+            *g = d * (0.5 * (1.0 + t) + 0.5 * v * (1.0 - t * t) * GELU_C * (1.0 + 3.0 * 0.044715 * v * v));
+        }
+    });
 }

@@ -1,6 +1,7 @@
 //! The layer-wise engine against candle's autograd (train::gradients, kept as the
 //! reference): the same loss and every weight's gradient to 1e-4 relative, for each loss
-//! type, tied and untied heads, with and without recompute, whole and micro-batched.
+//! type, tied and untied heads, with and without recompute, whole and micro-batched, for
+//! Llama (with and without q/k/v biases) and GPT-2, full and LoRA.
 
 use candle_core::{DType, Device, Tensor, Var};
 
@@ -8,7 +9,7 @@ use super::train::{applies, batch_gradients};
 use crate::lora::{Lora, LoraConfig};
 use crate::loss::{Aggregation, LossKind};
 use crate::model::weights::SplitMix64;
-use crate::model::tests::weights;
+use crate::model::tests::{tiny_gpt2, weights};
 use crate::model::{Decoder, ModelConfig, Params};
 use crate::train::gradients;
 use crate::train::tests::{batch, config, samples_of, with_rollout};
@@ -29,7 +30,7 @@ fn max_abs(t: &Tensor) -> f64 {
 /// Asserts that the engine gives the reference's loss and gradients on `b`.
 fn compare(c: &ModelConfig, b: &TrainBatch, kind: LossKind, micro_batch_size: usize, checkpointing: bool) {
     let params = Params::new(&weights(c, DType::F32)).unwrap();
-    assert!(applies(c, &params), "the engine should take this model");
+    assert!(applies(&params), "the engine should take this model");
     let samples = samples_of(b, c);
     let mut train = config(kind);
     if kind == LossKind::Gspo {
@@ -94,41 +95,59 @@ fn llama_135m_shape() -> ModelConfig {
 
 #[test]
 fn lora_gives_the_reference_adapter_gradients_and_the_base_none() {
-    let c = llama(r#","tie_word_embeddings":true"#);
-    let params = Params::new(&weights(&c, DType::F32)).unwrap();
-    let targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "down_proj"].map(String::from).to_vec();
-    let lora = Lora::new(LoraConfig { rank: 2, alpha: 4.0, target_modules: targets, seed: 1 }, &c, &params).unwrap();
+    let llama_targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "down_proj"];
+    let gpt2_targets = ["c_attn", "attn.c_proj", "c_fc"];
+    for (c, targets) in [(llama(r#","tie_word_embeddings":true"#), &llama_targets[..]), (tiny_gpt2(), &gpt2_targets[..])] {
+        compare_lora(&c, targets.iter().map(|t| t.to_string()).collect());
+    }
+}
+
+fn compare_lora(c: &ModelConfig, targets: Vec<String>) {
+    let params = Params::new(&weights(c, DType::F32)).unwrap();
+    let lora = Lora::new(LoraConfig { rank: 2, alpha: 4.0, target_modules: targets, seed: 1 }, c, &params).unwrap();
     // B moved off zero, so that A's gradient is not zero either.
     let mut rng = SplitMix64(5);
     for p in lora.params() {
         let noise: Vec<f32> = (0..p.var.elem_count()).map(|_| 0.05 * rng.normal()).collect();
         p.var.set(&(p.var.as_tensor() + Tensor::from_vec(noise, p.var.shape(), &Device::Cpu).unwrap()).unwrap()).unwrap();
     }
-    let b = with_rollout(batch(None), &c);
-    let samples = samples_of(&b, &c);
+    let b = with_rollout(batch(None), c);
+    let samples = samples_of(&b, c);
     let adapters: Vec<Var> = lora.params().into_iter().map(|p| p.var).collect();
     for (micro, checkpointing) in [(8, false), (3, true)] {
         let mut train = config(LossKind::TokenClip);
         (train.micro_batch_size, train.activation_checkpointing) = (micro, checkpointing);
-        let decoder = Decoder::new(&c, &lora.training_weights(&params).unwrap()).unwrap();
+        let decoder = Decoder::new(c, &lora.training_weights(&params).unwrap()).unwrap();
         let (reference, reference_summary) = gradients::batch_gradients(&decoder, &samples, &train, &adapters).unwrap();
-        let (grads, summary) = batch_gradients(&params, Some(&lora), &c, &samples, &train).unwrap();
-        assert!((summary.loss() - reference_summary.loss()).abs() <= 1e-4 * reference_summary.loss().abs());
+        let (grads, summary) = batch_gradients(&params, Some(&lora), c, &samples, &train).unwrap();
+        let label = format!("{:?} micro {micro}", c.architecture);
+        assert!((summary.loss() - reference_summary.loss()).abs() <= 1e-4 * reference_summary.loss().abs(), "{label}: loss");
         for (p, var) in lora.params().iter().zip(&adapters) {
-            let (g, r) = (grads.get(var).unwrap_or_else(|| panic!("no gradient for {}", p.name)), reference.get(var).unwrap());
+            let (g, r) = (grads.get(var).unwrap_or_else(|| panic!("{label}: no gradient for {}", p.name)), reference.get(var).unwrap());
             let scale = max_abs(r);
-            assert!(scale > 0.0 && max_abs(&(g - r).unwrap()) <= 1e-4 * scale, "{}: {} relative", p.name, max_abs(&(g - r).unwrap()) / scale);
+            assert!(scale > 0.0 && max_abs(&(g - r).unwrap()) <= 1e-4 * scale, "{label}: {}: {} relative", p.name, max_abs(&(g - r).unwrap()) / scale);
         }
         for (name, var) in params.vars() {
-            assert!(grads.get(var).is_none(), "the frozen {name} received a gradient");
+            assert!(grads.get(var).is_none(), "{label}: the frozen {name} received a gradient");
         }
     }
 }
 
 #[test]
-fn biases_and_other_dtypes_stay_on_candle() {
-    let c = llama(r#","tie_word_embeddings":false"#);
-    assert!(!applies(&c, &Params::new(&weights(&c, DType::F64)).unwrap()), "f64 (gradient checks) trains through candle");
+fn gpt2_and_a_llama_with_qkv_biases_give_the_reference_gradients() {
     let qwen = crate::model::tests::tiny_llama();
-    assert!(qwen.attention_bias && !applies(&qwen, &Params::new(&weights(&qwen, DType::F32)).unwrap()), "q/k/v biases train through candle");
+    assert!(qwen.attention_bias);
+    for c in [tiny_gpt2(), qwen] {
+        let b = with_rollout(batch(None), &c);
+        for (micro, checkpointing) in [(8, false), (3, true)] {
+            compare(&c, &b, LossKind::TokenClip, micro, checkpointing);
+        }
+        compare(&c, &batch(None), LossKind::Sft, 2, false);
+    }
+}
+
+#[test]
+fn f64_models_stay_on_candle() {
+    let c = llama(r#","tie_word_embeddings":false"#);
+    assert!(!applies(&Params::new(&weights(&c, DType::F64)).unwrap()), "f64 (gradient checks) trains through candle");
 }

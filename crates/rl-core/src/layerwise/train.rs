@@ -8,7 +8,10 @@ use std::time::Instant;
 use candle_core::backprop::GradStore;
 use candle_core::{CpuStorage, DType, Device, Storage, Tensor, Var};
 
-use super::llama::{block_backward, block_forward, embed, embed_backward, final_norm_backward, Adapter, Block, Grads, Positions, Saved, Shape, Weight, BLOCK_WEIGHTS};
+use super::linear::{Adapter, Grads, Weight};
+use super::llama::{embed, embed_backward, final_norm_backward, Positions, Shape};
+use super::{gpt2, llama};
+use super::matmul::Layout;
 use super::ops::{add_into, rms_norm};
 use crate::error::{CoreError, ErrorCode, Result};
 use crate::lora::Lora;
@@ -19,23 +22,31 @@ use crate::train::config::TrainConfig;
 use crate::train::gradients::{loss_at_targets, micro_batch_layout, normalizer_of};
 use crate::train::metrics::Summary;
 
-/// Whether the engine trains this model: a Llama without q/k/v biases, in f32 (with or
-/// without LoRA adapters), outside a test's reference switch. Anything else goes through
-/// candle's autograd.
-pub(crate) fn applies(config: &ModelConfig, params: &Params) -> bool {
-    config.architecture == Architecture::Llama
-        && !config.attention_bias
-        && params.vars().values().all(|v| v.dtype() == DType::F32)
-        && !crate::model::layers::reference_path()
+/// Whether the engine trains this model: every architecture the project loads, in f32
+/// (with or without LoRA adapters), outside a test's reference switch. f64 models (the
+/// gradient checks) go through candle's autograd.
+pub(crate) fn applies(params: &Params) -> bool {
+    params.vars().values().all(|v| v.dtype() == DType::F32) && !crate::model::layers::reference_path()
 }
 
-/// The model's weights in the engine's order: each block's `BLOCK_WEIGHTS`, then the token
-/// embedding, the final norm and, when untied, lm_head.
+/// Weights per block.
+fn per_layer(config: &ModelConfig) -> usize {
+    match config.architecture {
+        Architecture::Llama => llama::BLOCK_WEIGHTS.len(),
+        Architecture::Gpt2 => gpt2::BLOCK_WEIGHTS.len(),
+    }
+}
+
+/// The model's weights in the engine's order: each block's weights, then the token
+/// embedding, the final norm, and lm_head (Llama, untied) or the position table (GPT-2).
+/// A weight's bias, when the model has one, is found beside it.
 fn weight_names(config: &ModelConfig) -> Vec<String> {
-    let mut names: Vec<String> = (0..config.num_layers).flat_map(|l| BLOCK_WEIGHTS.iter().map(move |w| format!("model.layers.{l}.{w}"))).collect();
-    names.push("model.embed_tokens.weight".into());
-    names.push("model.norm.weight".into());
-    if !config.tie_word_embeddings {
+    let block = |prefix: &'static str, names: &'static [&'static str]| (0..config.num_layers).flat_map(move |l| names.iter().map(move |w| format!("{prefix}.{l}.{w}")));
+    let mut names: Vec<String> = match config.architecture {
+        Architecture::Llama => block("model.layers", &llama::BLOCK_WEIGHTS).chain(["model.embed_tokens.weight".into(), "model.norm.weight".into()]).collect(),
+        Architecture::Gpt2 => block("transformer.h", &gpt2::BLOCK_WEIGHTS).chain(["transformer.wte.weight".into(), "transformer.ln_f.weight".into(), "transformer.wpe.weight".into()]).collect(),
+    };
+    if config.architecture == Architecture::Llama && !config.tie_word_embeddings {
         names.push("lm_head.weight".into());
     }
     names
@@ -61,10 +72,14 @@ pub(crate) fn batch_gradients(params: &Params, lora: Option<&Lora>, config: &Mod
     }
     let scale = lora.map_or(1.0, |l| l.scale() as f32);
 
+    let biases: Vec<Option<&Var>> = names.iter().map(|n| n.strip_suffix(".weight").and_then(|m| params.vars().get(&format!("{m}.bias")))).collect();
+    let layout = if config.architecture == Architecture::Gpt2 { Layout::InOut } else { Layout::OutIn };
+
     let guards: Vec<_> = vars.iter().map(|v| v.as_tensor().storage_and_layout()).collect();
+    let bias_guards: Vec<_> = biases.iter().map(|b| b.map(|b| b.as_tensor().storage_and_layout())).collect();
     let adapter_guards: Vec<Option<[_; 2]>> = adapters.iter().map(|ad| ad.as_ref().map(|[a, b]| [a.as_tensor().storage_and_layout(), b.as_tensor().storage_and_layout()])).collect();
     let mut weights = Vec::with_capacity(names.len());
-    for ((storage, layout), adapter) in guards.iter().zip(&adapter_guards) {
+    for (((storage, storage_layout), adapter), bias) in guards.iter().zip(&adapter_guards).zip(&bias_guards) {
         let lora = match adapter {
             Some([(a, al), (b, bl)]) => {
                 let a = f32_slice(a, al)?;
@@ -72,18 +87,24 @@ pub(crate) fn batch_gradients(params: &Params, lora: Option<&Lora>, config: &Mod
             }
             None => None,
         };
-        weights.push(Weight { w: f32_slice(storage, layout)?, lora });
+        let bias = match bias {
+            Some((b, bl)) => Some(f32_slice(b, bl)?),
+            None => None,
+        };
+        weights.push(Weight { w: f32_slice(storage, storage_layout)?, layout, bias, lora });
     }
     // Buffers for what trains, zeroed once and accumulated over the micro-batches.
     let full = lora.is_none();
     let mut grads: Vec<Option<Vec<f32>>> = weights.iter().map(|w| full.then(|| vec![0f32; w.w.len()])).collect();
+    let mut bias_grads: Vec<Option<Vec<f32>>> = weights.iter().map(|w| w.bias.filter(|_| full).map(|b| vec![0f32; b.len()])).collect();
     let mut adapter_grads: Vec<Option<[Vec<f32>; 2]>> = weights.iter().map(|w| w.lora.as_ref().map(|l| [vec![0f32; l.a.len()], vec![0f32; l.b.len()]])).collect();
     let mut summary = Summary::new();
     for micro in samples.chunks(train.micro_batch_size) {
         let mut views: Vec<Grads> = grads
             .iter_mut()
+            .zip(bias_grads.iter_mut())
             .zip(adapter_grads.iter_mut())
-            .map(|(g, a)| Grads { w: g.as_deref_mut(), lora: a.as_mut().map(|[a, b]| [a.as_mut_slice(), b.as_mut_slice()]) })
+            .map(|((g, b), a)| Grads { w: g.as_deref_mut(), bias: b.as_deref_mut(), lora: a.as_mut().map(|[a, b]| [a.as_mut_slice(), b.as_mut_slice()]) })
             .collect();
         if !micro_batch(config, &weights, &mut views, micro, normalizer, train, &mut summary)? {
             summary.mark_non_finite();
@@ -91,16 +112,19 @@ pub(crate) fn batch_gradients(params: &Params, lora: Option<&Lora>, config: &Mod
         }
     }
     drop(weights);
-    drop((guards, adapter_guards));
+    drop((guards, adapter_guards, bias_guards));
     let mut store = GradStore::default();
     let mut insert = |var: &Var, g: Vec<f32>| -> Result<()> {
         let shape = var.as_tensor().shape().clone();
         store.insert(var.as_tensor(), Tensor::from_vec(g, shape, &Device::Cpu)?);
         Ok(())
     };
-    for ((var, g), (adapter, ag)) in vars.into_iter().zip(grads).zip(adapters.iter().zip(adapter_grads)) {
+    for (((var, g), (bias, bg)), (adapter, ag)) in vars.into_iter().zip(grads).zip(biases.iter().zip(bias_grads)).zip(adapters.iter().zip(adapter_grads)) {
         if let Some(g) = g {
             insert(var, g)?;
+        }
+        if let (Some(bias), Some(bg)) = (bias, bg) {
+            insert(bias, bg)?;
         }
         if let (Some([a, b]), Some([ga, gb])) = (adapter, ag) {
             insert(a, ga)?;
@@ -117,26 +141,94 @@ fn f32_slice<'a>(storage: &'a Storage, layout: &candle_core::Layout) -> Result<&
     }
 }
 
+/// A block's saved activations, by architecture.
+enum Saved {
+    Llama(llama::Saved),
+    Gpt2(gpt2::Saved),
+}
+
+impl Saved {
+    fn into_input(self) -> Vec<f32> {
+        match self {
+            Saved::Llama(s) => s.into_input(),
+            Saved::Gpt2(s) => s.into_input(),
+        }
+    }
+}
+
+/// The blocks of one model and micro-batch: forward and backward of block `l`.
+struct Blocks<'a> {
+    arch: Architecture,
+    weights: &'a [Weight<'a>],
+    shape: Shape,
+    positions: Positions,
+    per_layer: usize,
+}
+
+impl Blocks<'_> {
+    fn forward(&self, l: usize, input: Vec<f32>) -> (Vec<f32>, Saved) {
+        let n = self.per_layer;
+        let w = &self.weights[l * n..(l + 1) * n];
+        match self.arch {
+            Architecture::Llama => {
+                let (out, s) = llama::block_forward(&llama::Block::from_array(std::array::from_fn(|j| w[j])), self.shape, &self.positions, input);
+                (out, Saved::Llama(s))
+            }
+            Architecture::Gpt2 => {
+                let (out, s) = gpt2::block_forward(&gpt2::Block::from_array(std::array::from_fn(|j| w[j])), self.shape, &self.positions, input);
+                (out, Saved::Gpt2(s))
+            }
+        }
+    }
+
+    fn backward(&self, l: usize, grads: &mut [Grads], saved: Saved, d_out: &[f32]) -> Vec<f32> {
+        let n = self.per_layer;
+        let w = &self.weights[l * n..(l + 1) * n];
+        let mut g = grads[l * n..(l + 1) * n].iter_mut();
+        let mut view = || {
+            let g = g.next().unwrap();
+            Grads { w: g.w.as_deref_mut(), bias: g.bias.as_deref_mut(), lora: g.lora.as_mut().map(|[a, b]| [&mut **a, &mut **b]) }
+        };
+        match (self.arch, saved) {
+            (Architecture::Llama, Saved::Llama(s)) => {
+                let mut views = llama::Block::from_array(std::array::from_fn(|_| view()));
+                llama::block_backward(&llama::Block::from_array(std::array::from_fn(|j| w[j])), &mut views, self.shape, &self.positions, s, d_out)
+            }
+            (Architecture::Gpt2, Saved::Gpt2(s)) => {
+                let mut views = gpt2::Block::from_array(std::array::from_fn(|_| view()));
+                gpt2::block_backward(&gpt2::Block::from_array(std::array::from_fn(|j| w[j])), &mut views, self.shape, &self.positions, s, d_out)
+            }
+            _ => unreachable!("saved activations come from the same architecture"),
+        }
+    }
+}
+
+
 /// Adds one micro-batch's gradients to `grads`; false (nothing added) when its log-probs are not finite.
 fn micro_batch(config: &ModelConfig, weights: &[Weight], grads: &mut [Grads], samples: &[&Sample], normalizer: Normalizer, train: &TrainConfig, summary: &mut Summary) -> Result<bool> {
-    let layers = config.num_layers;
+    let (layers, n) = (config.num_layers, per_layer(config));
     let (ids, width, targets) = micro_batch_layout(samples);
     let shape = Shape::new(config, samples.len(), width);
-    let positions = Positions::new(config, shape);
+    let rows = ids.len();
     let hidden = config.hidden_size;
-    let (embed_at, norm_at) = (layers * 9, layers * 9 + 1);
-    let head_at = if config.tie_word_embeddings { embed_at } else { layers * 9 + 2 };
-    let (blocks, rest) = weights.split_at(embed_at);
-    let block = |l: usize| Block::from_array(std::array::from_fn(|j| blocks[l * 9 + j]));
-    let (embed_w, norm_w, head_w) = (rest[0].w, rest[1].w, weights[head_at].w);
+    let (embed_at, norm_at, extra_at) = (layers * n, layers * n + 1, layers * n + 2);
+    let gpt2 = config.architecture == Architecture::Gpt2;
+    let head_at = if gpt2 || config.tie_word_embeddings { embed_at } else { extra_at };
+    let blocks = Blocks { arch: config.architecture, weights: &weights[..embed_at], shape, positions: Positions::new(config, shape), per_layer: n };
 
     // Forward: each block's saved activations, or only its input when recomputing.
     let started = Instant::now();
-    let mut x = embed(embed_w, &ids, hidden);
+    let mut x = embed(weights[embed_at].w, &ids, hidden);
+    if gpt2 {
+        let table = weights[extra_at].w;
+        for (row, &p) in x.chunks_mut(hidden).zip(&blocks.positions.of_row) {
+            row.iter_mut().zip(&table[p as usize * hidden..(p as usize + 1) * hidden]).for_each(|(x, e)| *x += e);
+        }
+    }
     let mut saved: Vec<Saved> = Vec::new();
     let mut inputs: Vec<Vec<f32>> = Vec::new();
     for l in 0..layers {
-        let (out, s) = block_forward(&block(l), shape, &positions, x);
+        let (out, s) = blocks.forward(l, x);
         if train.activation_checkpointing {
             inputs.push(s.into_input());
         } else {
@@ -144,15 +236,21 @@ fn micro_batch(config: &ModelConfig, weights: &[Weight], grads: &mut [Grads], sa
         }
         x = out;
     }
-    let mut final_hidden = vec![0f32; x.len()];
-    let mut inv_rms = vec![0f32; ids.len()];
-    rms_norm(&x, norm_w, config.norm_eps, &mut final_hidden, &mut inv_rms);
+    let (final_hidden, stats) = if gpt2 {
+        gpt2::final_norm(&x, &weights[norm_at], config.norm_eps, rows)
+    } else {
+        let mut out = vec![0f32; x.len()];
+        let mut inv_rms = vec![0f32; rows];
+        rms_norm(&x, weights[norm_at].w, config.norm_eps, &mut out, &mut inv_rms);
+        (out, [inv_rms, Vec::new()])
+    };
 
     // The loss head at the loss tokens.
     let head_started = Instant::now();
     let picked: Vec<f32> = targets.rows.iter().flat_map(|&r| final_hidden[r as usize * hidden..(r as usize + 1) * hidden].iter().copied()).collect();
     drop(final_hidden);
     let picked = Tensor::from_vec(picked, (targets.rows.len(), hidden), &Device::Cpu)?;
+    let head_w = weights[head_at].w;
     let head = Tensor::from_slice(head_w, (head_w.len() / hidden, hidden), &Device::Cpu)?;
     let head_trains = grads[head_at].w.is_some();
     let Some((d_picked, d_head)) = loss_at_targets(&picked, &head, head_trains, &targets.tokens, samples, normalizer, train, summary)? else { return Ok(false) };
@@ -168,23 +266,26 @@ fn micro_batch(config: &ModelConfig, weights: &[Weight], grads: &mut [Grads], sa
 
     // Backward, last block first.
     let backward_started = Instant::now();
-    let mut dx = final_norm_backward(&d_hidden, &x, norm_w, &inv_rms, grads[norm_at].w.as_deref_mut());
+    let mut dx = if gpt2 {
+        gpt2::final_norm_backward(&d_hidden, &x, &weights[norm_at], &mut grads[norm_at], &stats)
+    } else {
+        final_norm_backward(&d_hidden, &x, weights[norm_at].w, &stats[0], grads[norm_at].w.as_deref_mut())
+    };
     drop((x, d_hidden));
-    let (block_grads, rest_grads) = grads.split_at_mut(embed_at);
     for l in (0..layers).rev() {
         let s = match inputs.pop() {
-            Some(input) => block_forward(&block(l), shape, &positions, input).1,
+            Some(input) => blocks.forward(l, input).1,
             None => saved.pop().expect("one saved block per layer"),
         };
-        let mut g = block_grads[l * 9..l * 9 + 9].iter_mut();
-        let mut views = Block::from_array(std::array::from_fn(|_| {
-            let g = g.next().unwrap();
-            Grads { w: g.w.as_deref_mut(), lora: g.lora.as_mut().map(|[a, b]| [&mut **a, &mut **b]) }
-        }));
-        dx = block_backward(&block(l), &mut views, shape, &positions, s, &dx);
+        dx = blocks.backward(l, grads, s, &dx);
     }
-    if let Some(g) = rest_grads[0].w.as_deref_mut() {
+    if let Some(g) = grads[embed_at].w.as_deref_mut() {
         embed_backward(g, &ids, &dx, hidden);
+    }
+    if gpt2 {
+        if let Some(g) = grads[extra_at].w.as_deref_mut() {
+            embed_backward(g, &blocks.positions.of_row, &dx, hidden);
+        }
     }
     let seconds = |from: Instant, to: Instant| (to - from).as_secs_f64();
     summary.add_phases(seconds(started, head_started), seconds(head_started, backward_started), backward_started.elapsed().as_secs_f64());

@@ -34,7 +34,7 @@ impl Engine {
             }
             None => guard.insert(AdamW::new(self.trainable_params(), config.optimizer.clone())?),
         };
-        let (grads, summary) = if layerwise::train::applies(&self.model.config, self.params()) {
+        let (grads, summary) = if layerwise::train::applies(self.params()) {
             layerwise::train::batch_gradients(self.params(), self.lora.as_ref(), &self.model.config, &samples, config)?
         } else {
             let weights = match &self.lora {
