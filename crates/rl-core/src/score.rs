@@ -6,7 +6,7 @@
 //! the [batch, length, vocab] logits nor [length, length] attention scores of long
 //! sequences ever exist at once.
 
-use candle_core::{Device, Tensor, WithDType};
+use candle_core::{DType, Device, Tensor, WithDType};
 use rayon::prelude::*;
 
 use crate::error::{check_range, CoreError, ErrorCode, Result};
@@ -124,6 +124,13 @@ pub(crate) struct TokenStatistics {
 /// The log-probability of `token` and (when asked) the entropy of softmax(logits / T), in
 /// f64 whatever the logits' type (f32 here; f64 in the trainer's gradient checks).
 pub(crate) fn token_statistics<T: WithDType>(logits: &[T], token: u32, temperature: f64, entropy: bool) -> TokenStatistics {
+    if T::DTYPE == DType::F32 {
+        // SAFETY: candle's f32 is the only WithDType whose DTYPE is F32.
+        let logits = unsafe { std::slice::from_raw_parts(logits.as_ptr() as *const f32, logits.len()) };
+        let (lse, expected) = crate::kernels::softmax::stats(logits, (1.0 / temperature) as f32);
+        let logprob = logits[token as usize] as f64 / temperature - lse;
+        return TokenStatistics { log_normalizer: lse, logprob, entropy: if entropy { lse - expected } else { 0.0 } };
+    }
     let inv = 1.0 / temperature;
     let max = logits.iter().fold(f64::NEG_INFINITY, |m, &x| m.max(x.to_f64())) * inv;
     let lse = max + logits.iter().map(|&x| (x.to_f64() * inv - max).exp()).sum::<f64>().ln();

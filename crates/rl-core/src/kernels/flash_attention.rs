@@ -22,6 +22,7 @@
 use rayon::prelude::*;
 
 use super::real::{fma_block, scale, Block, Real, BLOCK};
+use super::simd_available;
 
 /// The keys `[start, end)` one query row attends to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,17 +170,6 @@ fn check<T>(dims: Dims, q: &[T], spans: &[KeySpan]) {
     assert!(spans.iter().all(|s| s.start <= s.end && s.end as usize <= dims.keys), "key spans must lie inside the keys");
 }
 
-#[cfg(target_arch = "x86_64")]
-fn simd_available() -> bool {
-    use std::sync::OnceLock;
-    static AVAILABLE: OnceLock<bool> = OnceLock::new();
-    *AVAILABLE.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
-}
-
-#[cfg(not(target_arch = "x86_64"))]
-fn simd_available() -> bool {
-    false
-}
 
 /// One query head of one batch row: its q rows [queries, head_dim] and where its keys are.
 struct HeadJob<'a, T> {

@@ -7,5 +7,19 @@
 
 pub mod flash_attention;
 mod real;
+pub mod softmax;
 
 pub use real::Real;
+
+/// Whether this CPU runs the kernels' AVX2 + FMA builds (checked once).
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn simd_available() -> bool {
+    use std::sync::OnceLock;
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) fn simd_available() -> bool {
+    false
+}

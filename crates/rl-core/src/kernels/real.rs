@@ -85,7 +85,7 @@ pub fn fma_block<T: Real>(acc: &mut Block<T>, a: T, row: &Block<T>) {
 /// so masked scores (-inf) have no weight at all.
 #[inline(always)]
 #[allow(clippy::excessive_precision)] // Cephes' coefficients as published
-fn exp_f32(x: f32) -> f32 {
+pub(crate) fn exp_f32(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     // ln 2 split in two so that n * LN2_HI is exact.
     const LN2_HI: f32 = 0.693_359_4;

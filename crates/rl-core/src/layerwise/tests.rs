@@ -151,3 +151,17 @@ fn f64_models_stay_on_candle() {
     let c = llama(r#","tie_word_embeddings":false"#);
     assert!(!applies(&Params::new(&weights(&c, DType::F64)).unwrap()), "f64 (gradient checks) trains through candle");
 }
+
+#[test]
+fn kept_and_recomputed_logits_give_the_same_gradients() {
+    let c = llama(r#","tie_word_embeddings":true"#);
+    let params = Params::new(&weights(&c, DType::F32)).unwrap();
+    let samples = samples_of(&with_rollout(batch(None), &c), &c);
+    let train = config(LossKind::TokenClip);
+    let (kept, _) = batch_gradients(&params, None, &c, &samples, &train).unwrap();
+    let (recomputed, _) = crate::train::head::with_recomputed_logits(|| batch_gradients(&params, None, &c, &samples, &train).unwrap());
+    for (name, var) in params.vars() {
+        let (a, b) = (kept.get(var).unwrap(), recomputed.get(var).unwrap());
+        assert!(max_abs(&(a - b).unwrap()) <= 1e-6 * max_abs(b), "{name}");
+    }
+}

@@ -52,6 +52,12 @@ fn weight_names(config: &ModelConfig) -> Vec<String> {
     names
 }
 
+/// Where `weight_names` puts the output projection: lm_head, or the token embedding it is tied to.
+fn head_index(config: &ModelConfig) -> usize {
+    let embed = config.num_layers * per_layer(config);
+    if config.architecture == Architecture::Llama && !config.tie_word_embeddings { embed + 2 } else { embed }
+}
+
 /// Gradients of what trains, summed over the batch: every weight of the model, or with
 /// `lora` its adapters only (the base weights are frozen and get none).
 pub(crate) fn batch_gradients(params: &Params, lora: Option<&Lora>, config: &ModelConfig, samples: &[Sample], train: &TrainConfig) -> Result<(GradStore, Summary)> {
@@ -98,6 +104,8 @@ pub(crate) fn batch_gradients(params: &Params, lora: Option<&Lora>, config: &Mod
     let mut grads: Vec<Option<Vec<f32>>> = weights.iter().map(|w| full.then(|| vec![0f32; w.w.len()])).collect();
     let mut bias_grads: Vec<Option<Vec<f32>>> = weights.iter().map(|w| w.bias.filter(|_| full).map(|b| vec![0f32; b.len()])).collect();
     let mut adapter_grads: Vec<Option<[Vec<f32>; 2]>> = weights.iter().map(|w| w.lora.as_ref().map(|l| [vec![0f32; l.a.len()], vec![0f32; l.b.len()]])).collect();
+    // The output projection as the loss head reads it: the variable's own storage, no copy.
+    let head = &vars[head_index(config)].as_tensor().detach();
     let mut summary = Summary::new();
     for micro in samples.chunks(train.micro_batch_size) {
         let mut views: Vec<Grads> = grads
@@ -106,7 +114,7 @@ pub(crate) fn batch_gradients(params: &Params, lora: Option<&Lora>, config: &Mod
             .zip(adapter_grads.iter_mut())
             .map(|((g, b), a)| Grads { w: g.as_deref_mut(), bias: b.as_deref_mut(), lora: a.as_mut().map(|[a, b]| [a.as_mut_slice(), b.as_mut_slice()]) })
             .collect();
-        if !micro_batch(config, &weights, &mut views, micro, normalizer, train, &mut summary)? {
+        if !micro_batch(config, &weights, head, &mut views, micro, normalizer, train, &mut summary)? {
             summary.mark_non_finite();
             break;
         }
@@ -205,7 +213,8 @@ impl Blocks<'_> {
 
 
 /// Adds one micro-batch's gradients to `grads`; false (nothing added) when its log-probs are not finite.
-fn micro_batch(config: &ModelConfig, weights: &[Weight], grads: &mut [Grads], samples: &[&Sample], normalizer: Normalizer, train: &TrainConfig, summary: &mut Summary) -> Result<bool> {
+#[allow(clippy::too_many_arguments)]
+fn micro_batch(config: &ModelConfig, weights: &[Weight], head: &Tensor, grads: &mut [Grads], samples: &[&Sample], normalizer: Normalizer, train: &TrainConfig, summary: &mut Summary) -> Result<bool> {
     let (layers, n) = (config.num_layers, per_layer(config));
     let (ids, width, targets) = micro_batch_layout(samples);
     let shape = Shape::new(config, samples.len(), width);
@@ -213,7 +222,7 @@ fn micro_batch(config: &ModelConfig, weights: &[Weight], grads: &mut [Grads], sa
     let hidden = config.hidden_size;
     let (embed_at, norm_at, extra_at) = (layers * n, layers * n + 1, layers * n + 2);
     let gpt2 = config.architecture == Architecture::Gpt2;
-    let head_at = if gpt2 || config.tie_word_embeddings { embed_at } else { extra_at };
+    let head_at = head_index(config);
     let blocks = Blocks { arch: config.architecture, weights: &weights[..embed_at], shape, positions: Positions::new(config, shape), per_layer: n };
 
     // Forward: each block's saved activations, or only its input when recomputing.
@@ -250,13 +259,11 @@ fn micro_batch(config: &ModelConfig, weights: &[Weight], grads: &mut [Grads], sa
     let picked: Vec<f32> = targets.rows.iter().flat_map(|&r| final_hidden[r as usize * hidden..(r as usize + 1) * hidden].iter().copied()).collect();
     drop(final_hidden);
     let picked = Tensor::from_vec(picked, (targets.rows.len(), hidden), &Device::Cpu)?;
-    let head_w = weights[head_at].w;
-    let head = Tensor::from_slice(head_w, (head_w.len() / hidden, hidden), &Device::Cpu)?;
     let head_trains = grads[head_at].w.is_some();
-    let Some((d_picked, d_head)) = loss_at_targets(&picked, &head, head_trains, &targets.tokens, samples, normalizer, train, summary)? else { return Ok(false) };
-    drop(head);
+    let Some((d_picked, d_head)) = loss_at_targets(&picked, head, head_trains, &targets.tokens, samples, normalizer, train, summary)? else { return Ok(false) };
     if let (Some(d_head), Some(g)) = (d_head, grads[head_at].w.as_deref_mut()) {
-        add_into(g, &d_head.flatten_all()?.to_vec1::<f32>()?);
+        let (storage, layout) = d_head.storage_and_layout();
+        add_into(g, f32_slice(&storage, layout)?);
     }
     let mut d_hidden = vec![0f32; x.len()];
     for (&r, d) in targets.rows.iter().zip(d_picked.to_vec2::<f32>()?) {

@@ -224,7 +224,7 @@ pub(crate) fn loss_at_targets(
     config: &TrainConfig,
     summary: &mut Summary,
 ) -> Result<Option<(Tensor, Option<Tensor>)>> {
-    let values = head_values(picked, head, tokens, config.temperature)?;
+    let mut values = head_values(picked, head, tokens, config.temperature)?;
     if values.logprobs.iter().any(|l| !l.is_finite()) {
         return Ok(None);
     }
@@ -241,7 +241,7 @@ pub(crate) fn loss_at_targets(
         normalizer: Some(normalizer),
     };
     let out = compute_policy_loss(&input, &config.loss)?;
-    let gradients = head_backward(picked, head, tokens, &values, &out.grad, config.temperature, weight_grad)?;
+    let gradients = head_backward(picked, head, tokens, &mut values, &out.grad, config.temperature, weight_grad)?;
     summary.add(&out, &values.entropy);
     Ok(Some(gradients))
 }

@@ -1,17 +1,46 @@
 //! The output projection and log-softmax at the loss tokens, in chunks of rows, with a
-//! hand-written backward. The [tokens, vocab] logits of a micro-batch never exist at once:
-//! each chunk's logits are computed for the values, dropped, and recomputed for the
-//! backward (one extra matrix product per chunk instead of keeping them).
+//! hand-written backward. A micro-batch's logits are kept from the values to the backward
+//! when they fit in `KEEP_ELEMENTS` (one product per chunk, not two); above that each
+//! chunk's logits are dropped and recomputed, so [tokens, vocab] never has to exist at once.
+
+use std::any::Any;
 
 use candle_core::{DType, Tensor, WithDType};
 use rayon::prelude::*;
 
 use crate::error::{CoreError, ErrorCode, Result};
+use crate::kernels::softmax;
 use crate::model::layers::linear;
 use crate::score::token_statistics;
 
 /// Rows whose logits exist at once (256 x a 49k vocabulary: 50 MB in f32).
 const LOGIT_ROWS: usize = 256;
+
+/// Logits kept between the values and the backward, at most (256 MB in f32: a micro-batch
+/// of 4 x 256 tokens over a 49k vocabulary).
+const KEEP_ELEMENTS: usize = 64 << 20;
+
+fn keep_limit() -> usize {
+    #[cfg(test)]
+    if RECOMPUTE.with(|r| r.get()) {
+        return 0;
+    }
+    KEEP_ELEMENTS
+}
+
+#[cfg(test)]
+thread_local! {
+    static RECOMPUTE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with every chunk's logits recomputed in the backward, as when they do not fit.
+#[cfg(test)]
+pub(crate) fn with_recomputed_logits<R>(f: impl FnOnce() -> R) -> R {
+    RECOMPUTE.with(|r| r.set(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    RECOMPUTE.with(|r| r.set(false));
+    result.unwrap_or_else(|e| std::panic::resume_unwind(e))
+}
 
 /// Calls `f::<f32>` or `f::<f64>` after the dtype (training runs in f32, gradient checks in f64).
 macro_rules! by_float_type {
@@ -30,6 +59,8 @@ pub(crate) struct HeadValues {
     pub entropy: Vec<f64>,
     /// log of each row's softmax normalizer, which the backward reuses.
     log_normalizers: Vec<f64>,
+    /// Each chunk's logits (a `Vec<T>`), when the micro-batch's fit in KEEP_ELEMENTS.
+    kept: Vec<Box<dyn Any + Send>>,
 }
 
 /// `hidden` [n, H] and `lm_head` [V, H] hold no graph; `targets` are the n tokens.
@@ -44,7 +75,7 @@ pub(crate) fn head_backward(
     hidden: &Tensor,
     lm_head: &Tensor,
     targets: &[u32],
-    values: &HeadValues,
+    values: &mut HeadValues,
     grad: &[f32],
     temperature: f64,
     weight_grad: bool,
@@ -67,7 +98,8 @@ fn chunk_logits<T: WithDType>(hidden: &Tensor, lm_head: &Tensor, start: usize, r
 
 fn values<T: WithDType>(hidden: &Tensor, lm_head: &Tensor, targets: &[u32], temperature: f64) -> Result<HeadValues> {
     let vocab = lm_head.dim(0)?;
-    let mut out = HeadValues { logprobs: Vec::new(), entropy: Vec::new(), log_normalizers: Vec::new() };
+    let keep = targets.len() * vocab <= keep_limit();
+    let mut out = HeadValues { logprobs: Vec::new(), entropy: Vec::new(), log_normalizers: Vec::new(), kept: Vec::new() };
     for (start, rows) in chunks(targets.len()) {
         let logits = chunk_logits::<T>(hidden, lm_head, start, rows)?;
         let stats: Vec<_> = logits
@@ -80,6 +112,9 @@ fn values<T: WithDType>(hidden: &Tensor, lm_head: &Tensor, targets: &[u32], temp
             out.entropy.push(s.entropy);
             out.log_normalizers.push(s.log_normalizer);
         }
+        if keep {
+            out.kept.push(Box::new(logits));
+        }
     }
     Ok(out)
 }
@@ -88,7 +123,7 @@ fn backward<T: WithDType>(
     hidden: &Tensor,
     lm_head: &Tensor,
     targets: &[u32],
-    values: &HeadValues,
+    values: &mut HeadValues,
     grad: &[f32],
     temperature: f64,
     weight_grad: bool,
@@ -97,14 +132,25 @@ fn backward<T: WithDType>(
     let inv = 1.0 / temperature;
     let mut dhidden = Vec::new();
     let mut dweight: Option<Tensor> = None;
+    let mut kept = std::mem::take(&mut values.kept).into_iter();
     for (start, rows) in chunks(targets.len()) {
-        let mut dlogits = chunk_logits::<T>(hidden, lm_head, start, rows)?;
+        let mut dlogits = match kept.next() {
+            Some(logits) => *logits.downcast::<Vec<T>>().expect("kept logits have the head's dtype"),
+            None => chunk_logits::<T>(hidden, lm_head, start, rows)?,
+        };
+        let f32_rows = T::DTYPE == DType::F32;
         dlogits.par_chunks_mut(vocab).enumerate().for_each(|(r, row)| {
             let i = start + r;
             // d / d logits = (grad_t / T) * ([v == target] - p_v).
             let (coef, lse) = (grad[i] as f64 * inv, values.log_normalizers[i]);
-            for x in row.iter_mut() {
-                *x = T::from_f64(-coef * (x.to_f64() * inv - lse).exp());
+            if f32_rows {
+                // SAFETY: candle's f32 is the only WithDType whose DTYPE is F32.
+                let row = unsafe { std::slice::from_raw_parts_mut(row.as_mut_ptr() as *mut f32, row.len()) };
+                softmax::gradient(row, inv as f32, lse as f32, coef as f32);
+            } else {
+                for x in row.iter_mut() {
+                    *x = T::from_f64(-coef * (x.to_f64() * inv - lse).exp());
+                }
             }
             let t = targets[i] as usize;
             row[t] = T::from_f64(row[t].to_f64() + coef);

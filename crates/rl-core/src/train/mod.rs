@@ -9,7 +9,7 @@
 pub(crate) mod batch;
 pub(crate) mod config;
 pub(crate) mod gradients;
-mod head;
+pub(crate) mod head;
 pub(crate) mod metrics;
 mod state;
 mod step;
