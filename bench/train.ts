@@ -7,7 +7,7 @@
  * Achieved FLOP/s (6 x parameters x tokens per step: forward 2, backward 4) are reported
  * against the f32 matmul peak measured in the same child, right after it trains. LoRA
  * is reported against the same 6 x parameters for comparison, although its frozen weights
- * get no gradient (the layer-wise engine, src/layerwise), so it does about two thirds of that
+ * get no gradient (the layer-wise engine, crates/rl-core/src/layerwise), so it does about two thirds of that
  * work. Each 135M run reports its last step by phase (forward, head, backward, optimizer, other).
  */
 import { spawnSync } from 'node:child_process';

@@ -43,8 +43,10 @@ for (const lora of [undefined, { rank: 4, alpha: 8 }]) {
     const restored = await loadModel(lora ? dir : weights, { lora });
     await restored.loadTrainingState(state);
     for (let step = 0; step < 2; step++) {
-      const a = await straight.trainStep(batchOf(straight, ADVANTAGES), CONFIG);
-      const b = await restored.trainStep(batchOf(restored, ADVANTAGES), CONFIG);
+      // Everything but the phase timings, which measure the machine, not the state.
+      const { phases: _a, ...a } = await straight.trainStep(batchOf(straight, ADVANTAGES), CONFIG);
+      const { phases: _b, ...b } = await restored.trainStep(batchOf(restored, ADVANTAGES), CONFIG);
+      assert.ok(_a && _b, 'the layer-wise engine reports the phases of a tiny Llama step');
       assert.deepEqual(b, a);
     }
     const [x, y] = [tempDir(), tempDir()];
