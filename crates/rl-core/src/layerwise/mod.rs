@@ -9,6 +9,7 @@
 //! (`llama`) sees only slices, so another implementation of the kernels can sit beside them.
 
 mod gpt2;
+mod head;
 mod linear;
 mod llama;
 pub(crate) mod matmul;

@@ -129,10 +129,6 @@ pub fn from_heads(heads_in: &[f32], tokens: &mut [f32], row_width: usize, offset
     });
 }
 
-/// a += b.
-pub fn add_into(a: &mut [f32], b: &[f32]) {
-    a.par_chunks_mut(8192).zip(b.par_chunks(8192)).for_each(|(a, b)| a.iter_mut().zip(b).for_each(|(x, y)| *x += y));
-}
 
 /// out = (x - mean) / sqrt(var + eps) * w + b per row of `width`; saves each row's mean and
 /// 1 / sqrt(var + eps).

@@ -8,18 +8,19 @@ use std::time::Instant;
 use candle_core::backprop::GradStore;
 use candle_core::{CpuStorage, DType, Device, Storage, Tensor, Var};
 
+use super::head::Head;
 use super::linear::{Adapter, Grads, Weight};
 use super::llama::{embed, embed_backward, final_norm_backward, Positions, Shape};
 use super::{gpt2, llama};
 use super::matmul::Layout;
-use super::ops::{add_into, rms_norm};
+use super::ops::rms_norm;
 use crate::error::{CoreError, ErrorCode, Result};
 use crate::lora::Lora;
 use crate::loss::Normalizer;
 use crate::model::{Architecture, ModelConfig, Params};
 use crate::train::batch::Sample;
 use crate::train::config::TrainConfig;
-use crate::train::gradients::{loss_at_targets, micro_batch_layout, normalizer_of};
+use crate::train::gradients::{micro_batch_layout, normalizer_of, policy_loss};
 use crate::train::metrics::Summary;
 
 /// Whether the engine trains this model: every architecture the project loads, in f32
@@ -104,8 +105,6 @@ pub(crate) fn batch_gradients(params: &Params, lora: Option<&Lora>, config: &Mod
     let mut grads: Vec<Option<Vec<f32>>> = weights.iter().map(|w| full.then(|| vec![0f32; w.w.len()])).collect();
     let mut bias_grads: Vec<Option<Vec<f32>>> = weights.iter().map(|w| w.bias.filter(|_| full).map(|b| vec![0f32; b.len()])).collect();
     let mut adapter_grads: Vec<Option<[Vec<f32>; 2]>> = weights.iter().map(|w| w.lora.as_ref().map(|l| [vec![0f32; l.a.len()], vec![0f32; l.b.len()]])).collect();
-    // The output projection as the loss head reads it: the variable's own storage, no copy.
-    let head = &vars[head_index(config)].as_tensor().detach();
     let mut summary = Summary::new();
     for micro in samples.chunks(train.micro_batch_size) {
         let mut views: Vec<Grads> = grads
@@ -114,7 +113,7 @@ pub(crate) fn batch_gradients(params: &Params, lora: Option<&Lora>, config: &Mod
             .zip(adapter_grads.iter_mut())
             .map(|((g, b), a)| Grads { w: g.as_deref_mut(), bias: b.as_deref_mut(), lora: a.as_mut().map(|[a, b]| [a.as_mut_slice(), b.as_mut_slice()]) })
             .collect();
-        if !micro_batch(config, &weights, head, &mut views, micro, normalizer, train, &mut summary)? {
+        if !micro_batch(config, &weights, &mut views, micro, normalizer, train, &mut summary)? {
             summary.mark_non_finite();
             break;
         }
@@ -213,8 +212,7 @@ impl Blocks<'_> {
 
 
 /// Adds one micro-batch's gradients to `grads`; false (nothing added) when its log-probs are not finite.
-#[allow(clippy::too_many_arguments)]
-fn micro_batch(config: &ModelConfig, weights: &[Weight], head: &Tensor, grads: &mut [Grads], samples: &[&Sample], normalizer: Normalizer, train: &TrainConfig, summary: &mut Summary) -> Result<bool> {
+fn micro_batch(config: &ModelConfig, weights: &[Weight], grads: &mut [Grads], samples: &[&Sample], normalizer: Normalizer, train: &TrainConfig, summary: &mut Summary) -> Result<bool> {
     let (layers, n) = (config.num_layers, per_layer(config));
     let (ids, width, targets) = micro_batch_layout(samples);
     let shape = Shape::new(config, samples.len(), width);
@@ -258,15 +256,16 @@ fn micro_batch(config: &ModelConfig, weights: &[Weight], head: &Tensor, grads: &
     let head_started = Instant::now();
     let picked: Vec<f32> = targets.rows.iter().flat_map(|&r| final_hidden[r as usize * hidden..(r as usize + 1) * hidden].iter().copied()).collect();
     drop(final_hidden);
-    let picked = Tensor::from_vec(picked, (targets.rows.len(), hidden), &Device::Cpu)?;
-    let head_trains = grads[head_at].w.is_some();
-    let Some((d_picked, d_head)) = loss_at_targets(&picked, head, head_trains, &targets.tokens, samples, normalizer, train, summary)? else { return Ok(false) };
-    if let (Some(d_head), Some(g)) = (d_head, grads[head_at].w.as_deref_mut()) {
-        let (storage, layout) = d_head.storage_and_layout();
-        add_into(g, f32_slice(&storage, layout)?);
+    let head = Head { weight: weights[head_at].w, hidden, temperature: train.temperature };
+    let values = head.values(&picked, &targets.tokens);
+    if values.logprobs.iter().any(|l| !l.is_finite()) {
+        return Ok(false);
     }
+    let out = policy_loss(&values.logprobs, samples, normalizer, train)?;
+    summary.add(&out, &values.entropy);
+    let d_picked = head.backward(&picked, &targets.tokens, values, &out.grad, grads[head_at].w.as_deref_mut())?;
     let mut d_hidden = vec![0f32; x.len()];
-    for (&r, d) in targets.rows.iter().zip(d_picked.to_vec2::<f32>()?) {
+    for (&r, d) in targets.rows.iter().zip(d_picked.chunks(hidden)) {
         let row = &mut d_hidden[r as usize * hidden..(r as usize + 1) * hidden];
         row.iter_mut().zip(d).for_each(|(t, d)| *t += d);
     }

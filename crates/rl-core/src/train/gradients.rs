@@ -16,7 +16,7 @@ use super::config::TrainConfig;
 use super::head::{head_backward, head_values};
 use super::metrics::Summary;
 use crate::error::Result;
-use crate::loss::{compute_policy_loss, LossInput, Normalizer};
+use crate::loss::{compute_policy_loss, LossInput, LossOutput, Normalizer};
 use crate::model::{Context, Decoder};
 
 /// Gradients of the `trainable` variables (those the decoder's weights derive from),
@@ -228,11 +228,20 @@ pub(crate) fn loss_at_targets(
     if values.logprobs.iter().any(|l| !l.is_finite()) {
         return Ok(None);
     }
+    let out = policy_loss(&values.logprobs, samples, normalizer, config)?;
+    let gradients = head_backward(picked, head, tokens, &mut values, &out.grad, config.temperature, weight_grad)?;
+    summary.add(&out, &values.entropy);
+    Ok(Some(gradients))
+}
+
+/// The policy loss of the micro-batch's loss tokens from their log-probs, with the whole
+/// batch's normalizer.
+pub(crate) fn policy_loss(logprobs: &[f32], samples: &[&Sample], normalizer: Normalizer, config: &TrainConfig) -> Result<LossOutput> {
     let (mask, offsets) = loss_layout(samples);
     let (old, advantages, reference) =
         (concat(samples, |s| s.old_logprobs.as_ref()), concat(samples, |s| s.advantages.as_ref()), concat(samples, |s| s.ref_logprobs.as_ref()));
     let input = LossInput {
-        logprobs: &values.logprobs,
+        logprobs,
         old_logprobs: old.as_deref(),
         ref_logprobs: reference.as_deref(),
         advantages: advantages.as_deref(),
@@ -240,8 +249,5 @@ pub(crate) fn loss_at_targets(
         offsets: Some(&offsets),
         normalizer: Some(normalizer),
     };
-    let out = compute_policy_loss(&input, &config.loss)?;
-    let gradients = head_backward(picked, head, tokens, &mut values, &out.grad, config.temperature, weight_grad)?;
-    summary.add(&out, &values.entropy);
-    Ok(Some(gradients))
+    compute_policy_loss(&input, &config.loss)
 }

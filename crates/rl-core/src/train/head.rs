@@ -14,13 +14,15 @@ use crate::model::layers::linear;
 use crate::score::token_statistics;
 
 /// Rows whose logits exist at once (256 x a 49k vocabulary: 50 MB in f32).
-const LOGIT_ROWS: usize = 256;
+pub(crate) const LOGIT_ROWS: usize = 256;
 
 /// Logits kept between the values and the backward, at most (256 MB in f32: a micro-batch
 /// of 4 x 256 tokens over a 49k vocabulary).
 const KEEP_ELEMENTS: usize = 64 << 20;
 
-fn keep_limit() -> usize {
+/// Logits kept between the values and the backward, at most (KEEP_ELEMENTS; 0 in tests
+/// that force the recomputing path).
+pub(crate) fn keep_limit() -> usize {
     #[cfg(test)]
     if RECOMPUTE.with(|r| r.get()) {
         return 0;
