@@ -23,7 +23,7 @@ export const ORDER_DESK_MODEL_RECIPE: SftModelRecipe = {
   addedTokens: toolCallTokens(),
   copyDrill: { steps: 1500, batchSize: 32, learningRate: 1e-3, code: drillCode },
   examples: 'conversation',
-  steps: 300,
+  steps: 600,
   batchSize: 16,
   microBatchSize: 4,
   learningRate: 1e-3,
@@ -92,7 +92,8 @@ function modelCard(summary: OrderDeskModelSummary, seed: number): string {
 The default model of \`stateset-agents demo --example order-desk\`: a ${summary.numParameters}-parameter Llama
 (hidden ${size.hiddenSize}, ${size.numLayers} layers, ${size.numHeads} heads, ${contextLength} positions, the project's tiny byte-level BPE
 tokenizer with the tool-call syntax as ${ORDER_DESK_MODEL_RECIPE.addedTokens?.length ?? 0} added tokens, ChatML) made by \`npm run make:order-desk-model\` (src/demo/order-desk/make-model.ts): random
-weights (seed ${seed}), then ${summary.sftSteps} SFT steps on the synthetic order-desk corpus
+weights (seed ${seed}), ${ORDER_DESK_MODEL_RECIPE.copyDrill?.steps ?? 0} steps of copy drills (ids, amounts, dates, addresses and case
+numbers repeated after filler text), then ${summary.sftSteps} SFT steps on the synthetic order-desk corpus
 (src/demo/order-desk/corpus.ts), whose scripted agent skips the lookup 1 time in 5, breaks the
 refund/address policy half the time it is asked to, and states the tool's fact in 3 answers of 5.
 

@@ -7,6 +7,7 @@
 
 pub mod flash_attention;
 mod real;
+pub mod skinny;
 pub mod softmax;
 
 pub use real::Real;

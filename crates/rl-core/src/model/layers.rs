@@ -16,7 +16,7 @@
 
 use std::sync::Arc;
 
-use candle_core::{Tensor, D};
+use candle_core::{CpuStorage, DType, Storage, Tensor, D};
 
 use super::decoder::Context;
 use super::flash::flash_attention;
@@ -56,25 +56,18 @@ fn frozen(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> bool {
     x.track_op() && !w.track_op() && !b.is_some_and(|b| b.track_op()) && !reference_path()
 }
 
-/// Rows up to which `linear` computes `(w @ x^T)^T` instead of `x @ w^T`.
+/// Rows up to which an inference product streams the weight once (kernels::skinny) instead
+/// of going through gemm, which repacks the weight on every call: a decode step.
 const FEW_ROWS: usize = 32;
 
 /// `x @ w^T + b` for a Linear weight in the [out, in] layout; `x` is [..., in].
-///
-/// With few rows (a decode step: one row per sequence) gemm does better with the weight
-/// as its left operand than as a transposed right operand that it repacks on every call:
-/// 1.3x to 1.5x on a lone 8- to 32-row product with the decoder's shapes; 3% to 10% on a
-/// whole decode step of a SmolLM2-sized model (measured at batch 8 and 32).
 pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
     if frozen(x, w, b) {
         return matmul_last(x, None, w.dim(0)?, |rows| frozen_product(rows, w, b, WeightLayout::OutIn));
     }
-    matmul_last(x, b, w.dim(0)?, |rows| {
-        if rows.dim(0)? > FEW_ROWS {
-            rows.matmul(&w.t()?)
-        } else {
-            w.matmul(&rows.t()?)?.t()?.contiguous()
-        }
+    matmul_last(x, b, w.dim(0)?, |rows| match few_rows(rows, w, WeightLayout::OutIn)? {
+        Some(y) => Ok(y),
+        None => rows.matmul(&w.t()?),
     })
 }
 
@@ -83,7 +76,35 @@ pub fn conv1d(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
     if frozen(x, w, b) {
         return matmul_last(x, None, w.dim(1)?, |rows| frozen_product(rows, w, b, WeightLayout::InOut));
     }
-    matmul_last(x, b, w.dim(1)?, |rows| rows.matmul(w))
+    matmul_last(x, b, w.dim(1)?, |rows| match few_rows(rows, w, WeightLayout::InOut)? {
+        Some(y) => Ok(y),
+        None => rows.matmul(w),
+    })
+}
+
+/// The product of a few f32 rows with `w` through the streaming kernel, outside training
+/// (no graph) and the reference switch; `None` when it does not apply.
+fn few_rows(rows: &Tensor, w: &Tensor, layout: WeightLayout) -> candle_core::Result<Option<Tensor>> {
+    let (m, k) = rows.dims2()?;
+    if m > FEW_ROWS || rows.dtype() != DType::F32 || w.dtype() != DType::F32 || tracked(&[rows, w]) || reference_path() {
+        return Ok(None);
+    }
+    let rows = rows.contiguous()?;
+    let (x_storage, x_layout) = rows.storage_and_layout();
+    let (w_storage, w_layout) = w.storage_and_layout();
+    let (Some(x), Some(wd)) = (f32_contiguous(&x_storage, x_layout), f32_contiguous(&w_storage, w_layout)) else { return Ok(None) };
+    let (y, n) = match layout {
+        WeightLayout::OutIn => (crate::kernels::skinny::out_in(x, wd, m, k, w.dim(0)?), w.dim(0)?),
+        WeightLayout::InOut => (crate::kernels::skinny::in_out(x, wd, m, k, w.dim(1)?), w.dim(1)?),
+    };
+    Ok(Some(Tensor::from_vec(y, (m, n), rows.device())?))
+}
+
+fn f32_contiguous<'a>(storage: &'a Storage, layout: &candle_core::Layout) -> Option<&'a [f32]> {
+    match (storage, layout.contiguous_offsets()) {
+        (Storage::Cpu(CpuStorage::F32(data)), Some((start, end))) => Some(&data[start..end]),
+        _ => None,
+    }
 }
 
 fn frozen_product(rows: &Tensor, w: &Tensor, b: Option<&Tensor>, layout: WeightLayout) -> candle_core::Result<Tensor> {
