@@ -47,7 +47,53 @@ pub fn out_in(x: &[f32], w: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn out_in_avx2(x: &[f32], w_rows: &[f32], m: usize, k: usize, yt: &mut [f32]) {
-    out_in_body(x, w_rows, m, k, yt)
+    // A few weight rows at a time (they stay in L1), every group of x rows against them:
+    // the weight streams from memory once however many rows there are.
+    const W_BLOCK: usize = 4;
+    for (block, w) in w_rows.chunks(W_BLOCK * k).enumerate() {
+        let yt = &mut yt[block * W_BLOCK * m..];
+        for g in (0..m).step_by(GROUP) {
+            match m - g {
+                1 => dots::<1>(x, w, m, k, g, yt),
+                2 => dots::<2>(x, w, m, k, g, yt),
+                3 => dots::<3>(x, w, m, k, g, yt),
+                4 => dots::<4>(x, w, m, k, g, yt),
+                5 => dots::<5>(x, w, m, k, g, yt),
+                6 => dots::<6>(x, w, m, k, g, yt),
+                7 => dots::<7>(x, w, m, k, g, yt),
+                _ => dots::<8>(x, w, m, k, g, yt),
+            }
+        }
+    }
+}
+
+/// yt[j * m + g + r] = x_{g+r} . w_j for r < R, with R accumulators held in registers
+/// while each weight row streams past once.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+unsafe fn dots<const R: usize>(x: &[f32], w_rows: &[f32], m: usize, k: usize, g: usize, yt: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let body = k / LANES * LANES;
+    let xp = x.as_ptr().add(g * k);
+    for (j, w) in w_rows.chunks_exact(k).enumerate() {
+        let wp = w.as_ptr();
+        let mut acc = [_mm256_setzero_ps(); R];
+        let mut at = 0;
+        while at < body {
+            let wv = _mm256_loadu_ps(wp.add(at));
+            for (r, acc) in acc.iter_mut().enumerate() {
+                *acc = _mm256_fmadd_ps(_mm256_loadu_ps(xp.add(r * k + at)), wv, *acc);
+            }
+            at += LANES;
+        }
+        for (r, acc) in acc.iter().enumerate() {
+            let mut lanes = [0f32; LANES];
+            _mm256_storeu_ps(lanes.as_mut_ptr(), *acc);
+            let tail: f32 = (body..k).map(|e| *xp.add(r * k + e) * w[e]).sum();
+            yt[j * m + g + r] = lanes.iter().sum::<f32>() + tail;
+        }
+    }
 }
 
 /// yt[j * m + i] = x_i . w_j for the W rows given.
