@@ -37,9 +37,15 @@ thread_local! {
 /// ops, as before the custom kernels: the reference the kernels are tested against.
 #[cfg(test)]
 pub(crate) fn with_reference_path<R>(f: impl FnOnce() -> R) -> R {
-    REFERENCE_PATH.with(|r| r.set(true));
+    with_flag(&REFERENCE_PATH, f)
+}
+
+/// Runs `f` with a test switch of this thread set, and clears it after, even on a panic.
+#[cfg(test)]
+pub(crate) fn with_flag<R>(flag: &'static std::thread::LocalKey<std::cell::Cell<bool>>, f: impl FnOnce() -> R) -> R {
+    flag.with(|r| r.set(true));
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    REFERENCE_PATH.with(|r| r.set(false));
+    flag.with(|r| r.set(false));
     result.unwrap_or_else(|e| std::panic::resume_unwind(e))
 }
 

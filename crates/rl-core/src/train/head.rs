@@ -38,10 +38,7 @@ thread_local! {
 /// Runs `f` with every chunk's logits recomputed in the backward, as when they do not fit.
 #[cfg(test)]
 pub(crate) fn with_recomputed_logits<R>(f: impl FnOnce() -> R) -> R {
-    RECOMPUTE.with(|r| r.set(true));
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    RECOMPUTE.with(|r| r.set(false));
-    result.unwrap_or_else(|e| std::panic::resume_unwind(e))
+    crate::model::layers::with_flag(&RECOMPUTE, f)
 }
 
 /// Calls `f::<f32>` or `f::<f64>` after the dtype (training runs in f32, gradient checks in f64).
