@@ -6,6 +6,7 @@
 use std::time::Instant;
 
 use candle_core::backprop::GradStore;
+use rayon::prelude::*;
 use candle_core::{CpuStorage, DType, Device, Storage, Tensor, Var};
 
 use super::head::Head;
@@ -102,9 +103,9 @@ pub(crate) fn batch_gradients(params: &Params, lora: Option<&Lora>, config: &Mod
     }
     // Buffers for what trains, zeroed once and accumulated over the micro-batches.
     let full = lora.is_none();
-    let mut grads: Vec<Option<Vec<f32>>> = weights.iter().map(|w| full.then(|| vec![0f32; w.w.len()])).collect();
-    let mut bias_grads: Vec<Option<Vec<f32>>> = weights.iter().map(|w| w.bias.filter(|_| full).map(|b| vec![0f32; b.len()])).collect();
-    let mut adapter_grads: Vec<Option<[Vec<f32>; 2]>> = weights.iter().map(|w| w.lora.as_ref().map(|l| [vec![0f32; l.a.len()], vec![0f32; l.b.len()]])).collect();
+    let mut grads: Vec<Option<Vec<f32>>> = weights.iter().map(|w| full.then(|| written_zeros(w.w.len()))).collect();
+    let mut bias_grads: Vec<Option<Vec<f32>>> = weights.iter().map(|w| w.bias.filter(|_| full).map(|b| written_zeros(b.len()))).collect();
+    let mut adapter_grads: Vec<Option<[Vec<f32>; 2]>> = weights.iter().map(|w| w.lora.as_ref().map(|l| [written_zeros(l.a.len()), written_zeros(l.b.len())])).collect();
     let mut summary = Summary::new();
     for micro in samples.chunks(train.micro_batch_size) {
         let mut views: Vec<Grads> = grads
@@ -139,6 +140,20 @@ pub(crate) fn batch_gradients(params: &Params, lora: Option<&Lora>, config: &Mod
         }
     }
     Ok((store, summary))
+}
+
+/// A gradient buffer of zeros written now, in parallel. `vec![0.0; n]` would map the kernel's
+/// shared zero page, and the first accumulation into it (a read, then a write) would then
+/// take a copy-on-write fault and a TLB flush on every core per page: measured as ~8% of a
+/// 135M training step.
+fn written_zeros(n: usize) -> Vec<f32> {
+    let mut v: Vec<f32> = Vec::with_capacity(n);
+    v.spare_capacity_mut().par_chunks_mut(1 << 16).for_each(|c| c.iter_mut().for_each(|x| {
+        x.write(0.0);
+    }));
+    // SAFETY: every element up to the capacity was written just above.
+    unsafe { v.set_len(n) };
+    v
 }
 
 fn f32_slice<'a>(storage: &'a Storage, layout: &candle_core::Layout) -> Result<&'a [f32]> {
