@@ -165,12 +165,12 @@ pub(crate) fn block_forward(w: &Block<Weight>, s: Shape, pos: &Positions, input:
     let mut attn = vec![0f32; q.len()];
     let mut lse = vec![0f32; s.batch * s.heads * s.time];
     flash_attention::forward(s.dims(), &q, s.kv(&k), s.kv(&v), &pos.spans, 1.0 / (s.head_dim as f64).sqrt(), &mut attn, &mut lse);
-    let mut attn_tokens = normed; // reuse: [rows, heads * d] == [rows, hidden]
+    let mut attn_tokens = resized(normed, rows * s.q_width());
     from_heads(&attn, &mut attn_tokens, s.q_width(), 0, s.time, s.heads, s.head_dim);
     let mut mid = input.clone();
     w.o.forward(&mut mid, &attn_tokens, rows, s.q_width(), h, true);
 
-    let mut normed2 = attn_tokens;
+    let mut normed2 = resized(attn_tokens, rows * h);
     let mut inv_rms2 = vec![0f32; rows];
     rms_norm(&mid, w.post_norm.w, s.eps, &mut normed2, &mut inv_rms2);
     let mut gate = vec![0f32; rows * i];
@@ -210,9 +210,9 @@ pub(crate) fn block_backward(w: &Block<Weight>, g: &mut Block<Grads>, s: Shape, 
     drop(mid);
 
     // Attention: mid = input + o(attn), attn from q, k, v of norm1(input).
-    let mut attn_tokens = normed;
+    let mut attn_tokens = resized(normed, rows * s.q_width());
     from_heads(&attn, &mut attn_tokens, s.q_width(), 0, s.time, s.heads, s.head_dim);
-    let mut d_attn_tokens = d_normed;
+    let mut d_attn_tokens = resized(d_normed, rows * s.q_width());
     w.o.backward(&mut g.o, &d_mid, &attn_tokens, &mut d_attn_tokens, rows, h, s.q_width(), false);
     let mut d_attn = vec![0f32; attn.len()];
     to_heads(&d_attn_tokens, s.q_width(), 0, &mut d_attn, s.time, s.heads, s.head_dim);
@@ -228,15 +228,25 @@ pub(crate) fn block_backward(w: &Block<Weight>, g: &mut Block<Grads>, s: Shape, 
     pos.rotate(&mut dq_tokens, s.heads, s.head_dim, true);
     pos.rotate(&mut dk, s.kv_heads, s.head_dim, true);
 
-    let mut normed = attn_tokens;
+    let mut normed = resized(attn_tokens, rows * h);
     rms_norm(&input, w.input_norm.w, s.eps, &mut normed, &mut scratch);
-    let mut d_normed = dq;
+    let mut d_normed = resized(dq, rows * h);
     w.q.backward(&mut g.q, &dq_tokens, &normed, &mut d_normed, rows, s.q_width(), h, false);
     w.k.backward(&mut g.k, &dk, &normed, &mut d_normed, rows, s.kv_width(), h, true);
     w.v.backward(&mut g.v, &dv, &normed, &mut d_normed, rows, s.kv_width(), h, true);
     let mut d_input = d_mid;
     rms_norm_backward(&d_normed, &input, w.input_norm.w, &inv_rms1, &mut d_input, g.input_norm.w.as_deref_mut());
     d_input
+}
+
+/// `buffer` again for a result of `len` values that overwrites it whole, or a new one when
+/// the sizes differ (a model whose heads x head_dim is not its hidden size).
+fn resized(buffer: Vec<f32>, len: usize) -> Vec<f32> {
+    if buffer.len() == len {
+        buffer
+    } else {
+        vec![0f32; len]
+    }
 }
 
 /// The gradient of the block input `x` through the final norm, added to the norm weight's gradient.

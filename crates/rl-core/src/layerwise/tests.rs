@@ -68,6 +68,15 @@ fn every_loss_gives_the_reference_loss_and_gradients() {
 }
 
 #[test]
+fn a_head_dim_that_does_not_divide_the_hidden_size_gives_the_reference_gradients() {
+    let c = llama(r#","tie_word_embeddings":false,"head_dim":8"#);
+    assert_eq!(c.num_heads * c.head_dim, 32, "queries wider than the hidden size");
+    let b = with_rollout(batch(None), &c);
+    compare(&c, &b, LossKind::TokenClip, 3, true);
+    compare(&c, &b, LossKind::TokenClip, 8, false);
+}
+
+#[test]
 fn micro_batches_recompute_and_a_tied_head_give_the_reference_gradients() {
     let tied = llama(r#","tie_word_embeddings":true"#);
     for c in [tied, llama(r#","tie_word_embeddings":false"#)] {
