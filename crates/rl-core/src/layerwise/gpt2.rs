@@ -6,7 +6,7 @@
 use crate::kernels::flash_attention::{self, Strided};
 
 use super::linear::{Grads, Weight};
-use super::llama::{Positions, Shape};
+use super::shape::{Positions, Shape};
 use super::ops::{from_heads, gelu, gelu_backward, layer_norm, layer_norm_backward, to_heads};
 
 /// The weights of one block (each with its bias), in this order.

@@ -2,15 +2,12 @@
 //! every product goes straight to `gemm` (matmul.rs), the elementwise work is one pass each
 //! (ops.rs), attention is the flash kernel, and each block keeps only what its backward
 //! reads. Weight gradients are accumulated into the caller's buffers.
-//!
-//! Layout: a micro-batch is `batch` right-padded rows of `time` tokens, flattened to
-//! [batch * time, features]; token t of every row sits at position t.
 
-use crate::kernels::flash_attention::{self, Dims, KeySpan, Strided};
-use crate::model::ModelConfig;
+use crate::kernels::flash_attention;
 
 use super::linear::{Grads, Weight};
-use super::ops::{rms_norm, rms_norm_backward, rope, swiglu, swiglu_backward, to_heads, from_heads};
+use super::shape::{Positions, Shape};
+use super::ops::{rms_norm, rms_norm_backward, swiglu, swiglu_backward, to_heads, from_heads};
 
 /// The weights of one block, [out, in] matrices and norm vectors, in `BLOCK_WEIGHTS` order.
 pub(crate) const BLOCK_WEIGHTS: [&str; 9] = [
@@ -24,79 +21,6 @@ pub(crate) const BLOCK_WEIGHTS: [&str; 9] = [
     "mlp.up_proj.weight",
     "mlp.down_proj.weight",
 ];
-
-/// Sizes of a micro-batch through the model.
-#[derive(Clone, Copy)]
-pub(crate) struct Shape {
-    pub batch: usize,
-    pub time: usize,
-    pub hidden: usize,
-    pub heads: usize,
-    pub kv_heads: usize,
-    pub head_dim: usize,
-    pub intermediate: usize,
-    pub eps: f64,
-}
-
-impl Shape {
-    pub fn new(config: &ModelConfig, batch: usize, time: usize) -> Self {
-        Shape {
-            batch,
-            time,
-            hidden: config.hidden_size,
-            heads: config.num_heads,
-            kv_heads: config.num_kv_heads,
-            head_dim: config.head_dim,
-            intermediate: config.intermediate_size,
-            eps: config.norm_eps,
-        }
-    }
-
-    pub fn rows(&self) -> usize {
-        self.batch * self.time
-    }
-
-    fn q_width(&self) -> usize {
-        self.heads * self.head_dim
-    }
-
-    fn kv_width(&self) -> usize {
-        self.kv_heads * self.head_dim
-    }
-
-    pub fn dims(&self) -> Dims {
-        Dims { batch: self.batch, heads: self.heads, kv_heads: self.kv_heads, queries: self.time, keys: self.time, head_dim: self.head_dim }
-    }
-
-    /// Keys or values as the flash kernel reads them: token-major [rows, kv_heads * d].
-    fn kv<'a>(&self, data: &'a [f32]) -> Strided<'a, f32> {
-        Strided { data, offset: 0, strides: [self.time * self.kv_width(), self.head_dim, self.kv_width()] }
-    }
-}
-
-/// What the blocks share: rotation tables for positions 0..time, each token's position and
-/// the causal key spans.
-pub(crate) struct Positions {
-    cos: Vec<f32>,
-    sin: Vec<f32>,
-    pub of_row: Vec<u32>,
-    pub spans: Vec<KeySpan>,
-}
-
-impl Positions {
-    pub fn new(config: &ModelConfig, shape: Shape) -> Self {
-        // GPT-2 learns its positions: it reads only the rows' positions and the spans.
-        let inv = if config.architecture == crate::model::Architecture::Llama { crate::model::llama::inverse_frequencies(config) } else { Vec::new() };
-        let angles = |g: fn(f64) -> f64| (0..shape.time).flat_map(|p| inv.iter().map(move |f| g(p as f64 * f) as f32)).collect::<Vec<f32>>();
-        let of_row = (0..shape.rows()).map(|r| (r % shape.time) as u32).collect();
-        let spans = (0..shape.rows()).map(|r| KeySpan { start: 0, end: (r % shape.time) as u32 + 1 }).collect();
-        Positions { cos: angles(f64::cos), sin: angles(f64::sin), of_row, spans }
-    }
-
-    fn rotate(&self, x: &mut [f32], heads: usize, head_dim: usize, inverse: bool) {
-        rope(x, heads, head_dim, &self.of_row, &self.cos, &self.sin, inverse);
-    }
-}
 
 /// One block's weights, or gradients, in `BLOCK_WEIGHTS` order.
 pub(crate) struct Block<T> {

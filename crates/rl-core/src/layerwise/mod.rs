@@ -14,6 +14,7 @@ mod linear;
 mod llama;
 pub(crate) mod matmul;
 mod ops;
+mod shape;
 pub(crate) mod train;
 
 #[cfg(test)]

@@ -11,7 +11,8 @@ use candle_core::{CpuStorage, DType, Device, Storage, Tensor, Var};
 
 use super::head::Head;
 use super::linear::{Adapter, Grads, Weight};
-use super::llama::{embed, embed_backward, final_norm_backward, Positions, Shape};
+use super::llama::{embed, embed_backward, final_norm_backward};
+use super::shape::{Positions, Shape};
 use super::{gpt2, llama};
 use super::matmul::Layout;
 use super::ops::rms_norm;
@@ -163,6 +164,14 @@ fn f32_slice<'a>(storage: &'a Storage, layout: &candle_core::Layout) -> Result<&
     }
 }
 
+/// The rotary frequencies of a Llama; GPT-2 learns its positions instead.
+fn rotary_frequencies(config: &ModelConfig) -> Vec<f64> {
+    match config.architecture {
+        Architecture::Llama => crate::model::llama::inverse_frequencies(config),
+        Architecture::Gpt2 => Vec::new(),
+    }
+}
+
 /// A block's saved activations, by architecture.
 enum Saved {
     Llama(llama::Saved),
@@ -236,7 +245,7 @@ fn micro_batch(config: &ModelConfig, weights: &[Weight], grads: &mut [Grads], sa
     let (embed_at, norm_at, extra_at) = (layers * n, layers * n + 1, layers * n + 2);
     let gpt2 = config.architecture == Architecture::Gpt2;
     let head_at = head_index(config);
-    let blocks = Blocks { arch: config.architecture, weights: &weights[..embed_at], shape, positions: Positions::new(config, shape), per_layer: n };
+    let blocks = Blocks { arch: config.architecture, weights: &weights[..embed_at], shape, positions: Positions::new(shape, &rotary_frequencies(config)), per_layer: n };
 
     // Forward: each block's saved activations, or only its input when recomputing.
     let started = Instant::now();
