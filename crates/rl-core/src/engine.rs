@@ -85,11 +85,12 @@ impl Engine {
         if let Some(bad) = options.stop_token_ids.iter().find(|&&t| t as usize >= vocab) {
             return Err(CoreError::new(ErrorCode::InvalidToken, format!("stopTokenIds holds {bad}, outside the model's vocabulary [0, {vocab})")));
         }
-        generate(&self.decoder, &prompts, options)
+        on_workers(|| generate(&self.decoder, &prompts, options))
     }
 
     pub fn score(&self, sequences: &[&[i32]], options: &ScoreOptions) -> Result<Vec<Scored>> {
-        score(&self.decoder, &checked_token_ids(sequences, self.model.config.vocab_size, "sequence")?, options)
+        let sequences = checked_token_ids(sequences, self.model.config.vocab_size, "sequence")?;
+        on_workers(|| score(&self.decoder, &sequences, options))
     }
 
     /// The model with its current parameters, LoRA adapters merged: what `save` writes and
@@ -103,4 +104,16 @@ impl Engine {
     pub fn save(&self, dir: &Path) -> Result<()> {
         save_model(dir, &self.merged_model()?)
     }
+}
+
+/// Runs `work` on one of rayon's worker threads. Each parallel loop started from outside
+/// the pool hands its work to a worker and sleeps until it is done (a futex round trip);
+/// a decode step runs hundreds of small loops, and from a worker they cost almost nothing.
+pub(crate) fn on_workers<R: Send>(work: impl FnOnce() -> R + Send) -> R {
+    // Tests' reference switch is per thread: it follows the work to the worker.
+    #[cfg(test)]
+    if crate::model::layers::reference_path() {
+        return rayon::scope(|_| crate::model::layers::with_reference_path(work));
+    }
+    rayon::scope(|_| work())
 }

@@ -1,16 +1,15 @@
-//! Products of a few rows (a decode step: one row per sequence) with a weight matrix, in
-//! one streaming pass over the weight. gemm packs its right operand on every call, which
-//! for a handful of rows costs more than the product itself; here each weight element is
-//! read once and used for every row, so a decode step runs at the rate the weights stream
-//! from memory.
+//! Products of a few rows (a decode step: one row per sequence) with a weight matrix stored
+//! [out, in], in one streaming pass over the weight. gemm packs the transposed view of such
+//! a weight on every call, which for a handful of rows costs more than the product itself;
+//! here each weight element is read once and used for every row, so a decode step runs at
+//! the rate the weights stream from memory.
 //!
-//! `out_in`: y [m, n] = x [m, k] W^T for W [n, k] (Linear). `in_out`: y = x W for W [k, n]
-//! (Conv1D). Rows of x are taken up to `GROUP` at a time; work is split over the weight's
-//! output features.
+//! `out_in`: y [m, n] = x [m, k] W^T for W [n, k] (Linear). Rows of x are taken up to
+//! `GROUP` at a time; work is split over the weight's output features.
 
 use rayon::prelude::*;
 
-use super::simd_available;
+use super::{avx512_available, simd_available};
 
 /// x rows per pass over a weight block.
 const GROUP: usize = 8;
@@ -24,9 +23,18 @@ pub fn out_in(x: &[f32], w: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
     // Features-major while computing (each task owns a run of W rows), rows-major at the end.
     let mut yt = vec![0f32; n * m];
     let fast = simd_available();
+    // The 512-bit kernel needs every weight row at the same line offset (k % 16 == 0); a
+    // single row streams as fast through the AVX2 one (measured).
+    let wide = avx512_available() && k % 16 == 0 && m > 1;
     yt.par_chunks_mut(FEATURES_PER_TASK * m).enumerate().for_each(|(task, yt)| {
         let first = task * FEATURES_PER_TASK;
         let rows = &w[first * k..(first + yt.len() / m) * k];
+        #[cfg(target_arch = "x86_64")]
+        if wide {
+            // SAFETY: `avx512_available` checked that this CPU has AVX-512F.
+            return unsafe { out_in_avx512(x, rows, m, k, yt) };
+        }
+        let _ = wide;
         #[cfg(target_arch = "x86_64")]
         if fast {
             // SAFETY: `simd_available` checked that this CPU has AVX2 and FMA.
@@ -64,6 +72,115 @@ unsafe fn out_in_avx2(x: &[f32], w_rows: &[f32], m: usize, k: usize, yt: &mut [f
                 _ => dots::<8>(x, w, m, k, g, yt),
             }
         }
+    }
+}
+
+/// `out_in_avx2` in 512-bit registers, two weight rows at a time: each x load feeds two
+/// multiply-adds (one x load per multiply-add left the AVX2 kernel load-bound), every load
+/// is aligned (none straddles two cache lines: x is copied to the weight rows' alignment,
+/// and the first and last block of each row are masked), and the next pair of weight rows
+/// is prefetched while this one is used. Needs `k` a multiple of 16, so that every weight
+/// row starts at the same offset within a cache line.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn out_in_avx512(x: &[f32], w_rows: &[f32], m: usize, k: usize, yt: &mut [f32]) {
+    const W_BLOCK: usize = 4;
+    let xs = AlignedRows::new(x, m, k, (w_rows.as_ptr() as usize % 64) / 4);
+    for (block, w) in w_rows.chunks(W_BLOCK * k).enumerate() {
+        let yt = &mut yt[block * W_BLOCK * m..];
+        for g in (0..m).step_by(GROUP) {
+            match m - g {
+                1 => pair_dots::<1>(&xs, w, m, k, g, yt),
+                2 => pair_dots::<2>(&xs, w, m, k, g, yt),
+                3 => pair_dots::<3>(&xs, w, m, k, g, yt),
+                4 => pair_dots::<4>(&xs, w, m, k, g, yt),
+                5 => pair_dots::<5>(&xs, w, m, k, g, yt),
+                6 => pair_dots::<6>(&xs, w, m, k, g, yt),
+                7 => pair_dots::<7>(&xs, w, m, k, g, yt),
+                _ => pair_dots::<8>(&xs, w, m, k, g, yt),
+            }
+        }
+    }
+}
+
+/// Rows of x laid out so that element e of a row sits at the same offset within a 64-byte
+/// line as element e of the weight rows (`shift` floats past a line start), zeros around.
+struct AlignedRows {
+    data: Vec<f32>,
+    start: usize,
+    stride: usize,
+    shift: usize,
+}
+
+impl AlignedRows {
+    fn new(x: &[f32], m: usize, k: usize, shift: usize) -> Self {
+        let stride = (shift + k).div_ceil(16) * 16;
+        let mut data = vec![0f32; m * stride + 16];
+        let start = (16 - (data.as_ptr() as usize % 64) / 4) % 16;
+        for (r, row) in x.chunks_exact(k).enumerate() {
+            data[start + r * stride + shift..][..k].copy_from_slice(row);
+        }
+        AlignedRows { data, start, stride, shift }
+    }
+
+    fn row(&self, r: usize) -> *const f32 {
+        self.data[self.start + r * self.stride..].as_ptr()
+    }
+}
+
+/// yt[j * m + g + r] = x_{g+r} . w_j for r < R and every weight row j of `w_rows`, two rows
+/// per pass (2R accumulators in registers), over aligned 16-float blocks.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn pair_dots<const R: usize>(xs: &AlignedRows, w_rows: &[f32], m: usize, k: usize, g: usize, yt: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let blocks = xs.stride / 16;
+    // Lanes of the first and last block that hold elements of the row.
+    let head: __mmask16 = !0u16 << xs.shift;
+    let last = xs.shift + k - (blocks - 1) * 16;
+    let tail: __mmask16 = if last == 16 { !0 } else { (1u16 << last) - 1 };
+    let mask_of = |b: usize| (if b == 0 { head } else { !0 }) & (if b == blocks - 1 { tail } else { !0 });
+    let x: [*const f32; R] = std::array::from_fn(|r| xs.row(g + r));
+    let rows = w_rows.len() / k;
+    let end = w_rows.as_ptr().add(w_rows.len());
+    let mut j = 0;
+    while j < rows {
+        let pair = (rows - j).min(2);
+        // The 64-byte aligned line starts of this pair's rows (before the slice for the
+        // first block: only its masked-in lanes are read).
+        let w0 = w_rows.as_ptr().add(j * k).wrapping_sub(xs.shift);
+        // A lone last row is paired with itself (its second result is dropped).
+        let w1 = if pair == 2 { w0.wrapping_add(k) } else { w0 };
+        let mut a0 = [_mm512_setzero_ps(); R];
+        let mut a1 = [_mm512_setzero_ps(); R];
+        for b in 0..blocks {
+            let at = b * 16;
+            // The next pair's lines at this offset (a hint; none past the end).
+            let ahead = w0.wrapping_add(2 * k + at);
+            if ahead.wrapping_add(k) < end {
+                _mm_prefetch::<_MM_HINT_T0>(ahead as *const i8);
+                _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(k) as *const i8);
+            }
+            let mask = mask_of(b);
+            let (v0, v1) = if mask == !0 {
+                (_mm512_load_ps(w0.wrapping_add(at)), _mm512_load_ps(w1.wrapping_add(at)))
+            } else {
+                (_mm512_maskz_loadu_ps(mask, w0.wrapping_add(at)), _mm512_maskz_loadu_ps(mask, w1.wrapping_add(at)))
+            };
+            for r in 0..R {
+                let xv = _mm512_load_ps(x[r].add(at));
+                a0[r] = _mm512_fmadd_ps(xv, v0, a0[r]);
+                a1[r] = _mm512_fmadd_ps(xv, v1, a1[r]);
+            }
+        }
+        for r in 0..R {
+            yt[j * m + g + r] = _mm512_reduce_add_ps(a0[r]);
+            if pair == 2 {
+                yt[(j + 1) * m + g + r] = _mm512_reduce_add_ps(a1[r]);
+            }
+        }
+        j += pair;
     }
 }
 
@@ -122,88 +239,6 @@ fn out_in_body(x: &[f32], w_rows: &[f32], m: usize, k: usize, yt: &mut [f32]) {
     }
 }
 
-/// Output features per block of `in_out`'s accumulators (two AVX2 registers per row).
-const BLOCK: usize = 16;
-
-/// y [m, n] = x [m, k] · W, W [k, n] row-major.
-pub fn in_out(x: &[f32], w: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
-    assert!(x.len() == m * k && w.len() == k * n, "skinny::in_out: shapes do not match");
-    let blocks = n.div_ceil(BLOCK);
-    let fast = simd_available();
-    // Each task computes whole blocks of output features for every row, features-major.
-    let per_task = (FEATURES_PER_TASK / BLOCK).max(1);
-    let parts: Vec<Vec<f32>> = (0..blocks.div_ceil(per_task))
-        .into_par_iter()
-        .map(|task| {
-            let (first, last) = (task * per_task * BLOCK, ((task + 1) * per_task * BLOCK).min(n));
-            let mut out = vec![0f32; m * (last - first)];
-            #[cfg(target_arch = "x86_64")]
-            if fast {
-                // SAFETY: as in `out_in`.
-                unsafe { in_out_avx2(x, w, m, k, n, first, last, &mut out) };
-                return out;
-            }
-            let _ = fast;
-            in_out_body(x, w, m, k, n, first, last, &mut out);
-            out
-        })
-        .collect();
-    let mut y = vec![0f32; m * n];
-    for (task, part) in parts.iter().enumerate() {
-        let first = task * per_task * BLOCK;
-        let width = part.len() / m;
-        for i in 0..m {
-            y[i * n + first..i * n + first + width].copy_from_slice(&part[i * width..(i + 1) * width]);
-        }
-    }
-    y
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn in_out_avx2(x: &[f32], w: &[f32], m: usize, k: usize, n: usize, first: usize, last: usize, out: &mut [f32]) {
-    in_out_body(x, w, m, k, n, first, last, out)
-}
-
-/// out [m, last - first] = x · W[:, first..last].
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn in_out_body(x: &[f32], w: &[f32], m: usize, k: usize, n: usize, first: usize, last: usize, out: &mut [f32]) {
-    let width = last - first;
-    for start in (first..last).step_by(BLOCK) {
-        let cols = BLOCK.min(last - start);
-        for g in (0..m).step_by(GROUP) {
-            let rows = GROUP.min(m - g);
-            let mut acc = [[0f32; BLOCK]; GROUP];
-            if cols == BLOCK {
-                for e in 0..k {
-                    let wv: &[f32; BLOCK] = w[e * n + start..][..BLOCK].try_into().unwrap();
-                    for (r, acc) in acc.iter_mut().enumerate().take(rows) {
-                        let xv = x[(g + r) * k + e];
-                        for l in 0..BLOCK {
-                            acc[l] += xv * wv[l];
-                        }
-                    }
-                }
-            } else {
-                for e in 0..k {
-                    for (r, acc) in acc.iter_mut().enumerate().take(rows) {
-                        let xv = x[(g + r) * k + e];
-                        for l in 0..cols {
-                            acc[l] += xv * w[e * n + start + l];
-                        }
-                    }
-                }
-            }
-            for (r, acc) in acc.iter().enumerate().take(rows) {
-                let at = (g + r) * width + (start - first);
-                out[at..at + cols].copy_from_slice(&acc[..cols]);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,14 +249,11 @@ mod tests {
 
     #[test]
     fn both_layouts_match_a_plain_product_for_any_rows_and_ragged_sizes() {
-        for (m, k, n) in [(1, 16, 7), (3, 37, 130), (8, 64, 64), (11, 100, 257), (32, 24, 65)] {
+        for (m, k, n) in [(1, 16, 7), (3, 37, 130), (8, 64, 64), (11, 100, 257), (32, 24, 65), (5, 48, 33), (16, 576, 41), (13, 32, 1)] {
             let (x, w) = (values(m * k, 1), values(n * k, 2));
             let expected: Vec<f32> = (0..m * n).map(|at| (0..k).map(|e| x[(at / n) * k + e] * w[(at % n) * k + e]).sum()).collect();
-            let w_in_out: Vec<f32> = (0..k * n).map(|at| w[(at % n) * k + at / n]).collect();
-            for (got, name) in [(out_in(&x, &w, m, k, n), "out_in"), (in_out(&x, &w_in_out, m, k, n), "in_out")] {
-                for (g, e) in got.iter().zip(&expected) {
-                    assert!((g - e).abs() <= 1e-4 * (1.0 + e.abs()), "{name} {m}x{k}x{n}: {g} vs {e}");
-                }
+            for (g, e) in out_in(&x, &w, m, k, n).iter().zip(&expected) {
+                assert!((g - e).abs() <= 1e-4 * (1.0 + e.abs()), "{m}x{k}x{n}: {g} vs {e}");
             }
         }
     }

@@ -3,7 +3,10 @@
 //! attention through the flash kernel, a tanh-GELU MLP, and learned positions. Weights keep
 //! the Conv1D [in, out] layout (`Layout::InOut`); biases ride with their weights.
 
+use crate::generate::kv_cache::KvLayer;
 use crate::kernels::flash_attention::{self, Strided};
+
+use super::infer::{attend, project};
 
 use super::linear::{Grads, Weight};
 use super::shape::{Positions, Shape};
@@ -89,6 +92,21 @@ pub(crate) fn block_forward(w: &Block<Weight>, s: Shape, pos: &Positions, input:
     let mut out = mid.clone();
     w.mlp_proj.forward(&mut out, &act, rows, i, h, true);
     (out, Saved { input, ln_1, qkv, q, attn, lse, mid, ln_2, fc })
+}
+
+/// The block's output for `x` ([rows, hidden], overwritten) in a pass without a graph,
+/// its keys and values appended to the cache `layer`.
+pub(crate) fn block_inference(w: &Block<Weight>, s: Shape, pos: &Positions, x: &mut [f32], layer: KvLayer) {
+    let (rows, h, i) = (s.rows(), s.hidden, s.intermediate);
+    let (normed, _) = norm(x, &w.ln_1, s.eps, rows);
+    let qkv = project(&w.qkv, &normed, rows, h, 3 * h);
+    let attn = attend(s, pos, layer, (&qkv, 3 * h, 0), (&qkv, 3 * h, h), (&qkv, 3 * h, 2 * h));
+    w.attn_proj.forward(x, &attn, rows, h, h, true);
+    let (normed, _) = norm(x, &w.ln_2, s.eps, rows);
+    let fc = project(&w.fc, &normed, rows, h, i);
+    let mut act = vec![0f32; rows * i];
+    gelu(&fc, &mut act);
+    w.mlp_proj.forward(x, &act, rows, i, h, true);
 }
 
 pub(crate) fn block_backward(w: &Block<Weight>, g: &mut Block<Grads>, s: Shape, pos: &Positions, saved: Saved, d_out: &[f32]) -> Vec<f32> {

@@ -3,7 +3,10 @@
 //! (ops.rs), attention is the flash kernel, and each block keeps only what its backward
 //! reads. Weight gradients are accumulated into the caller's buffers.
 
+use crate::generate::kv_cache::KvLayer;
 use crate::kernels::flash_attention;
+
+use super::infer::{attend, project};
 
 use super::linear::{Grads, Weight};
 use super::shape::{Positions, Shape};
@@ -106,6 +109,29 @@ pub(crate) fn block_forward(w: &Block<Weight>, s: Shape, pos: &Positions, input:
     let mut out = mid.clone();
     w.down.forward(&mut out, &act, rows, i, h, true);
     (out, Saved { input, inv_rms1, q, k, v, attn, lse, mid, inv_rms2, gate, up })
+}
+
+/// The block's output for `x` ([rows, hidden], overwritten) in a pass without a graph,
+/// its keys and values appended to the cache `layer`.
+pub(crate) fn block_inference(w: &Block<Weight>, s: Shape, pos: &Positions, x: &mut [f32], layer: KvLayer) {
+    let (rows, h, i) = (s.rows(), s.hidden, s.intermediate);
+    let mut normed = vec![0f32; rows * h];
+    let mut inv_rms = vec![0f32; rows];
+    rms_norm(x, w.input_norm.w, s.eps, &mut normed, &mut inv_rms);
+    let mut q = project(&w.q, &normed, rows, h, s.q_width());
+    let mut k = project(&w.k, &normed, rows, h, s.kv_width());
+    let v = project(&w.v, &normed, rows, h, s.kv_width());
+    pos.rotate(&mut q, s.heads, s.head_dim, false);
+    pos.rotate(&mut k, s.kv_heads, s.head_dim, false);
+    let attn = attend(s, pos, layer, (&q, s.q_width(), 0), (&k, s.kv_width(), 0), (&v, s.kv_width(), 0));
+    w.o.forward(x, &attn, rows, s.q_width(), h, true);
+
+    rms_norm(x, w.post_norm.w, s.eps, &mut normed, &mut inv_rms);
+    let gate = project(&w.gate, &normed, rows, h, i);
+    let up = project(&w.up, &normed, rows, h, i);
+    let mut act = vec![0f32; rows * i];
+    swiglu(&gate, &up, &mut act);
+    w.down.forward(x, &act, rows, i, h, true);
 }
 
 /// Adds the block's gradients for the output gradient `d_out` to `g` (frozen weights get

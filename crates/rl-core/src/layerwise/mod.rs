@@ -10,12 +10,18 @@
 
 mod gpt2;
 mod head;
+pub(crate) mod infer;
 mod linear;
 mod llama;
 pub(crate) mod matmul;
 mod ops;
 mod shape;
+pub(crate) mod weights;
 pub(crate) mod train;
+
+pub(crate) use shape::{rotary_frequencies, Positions};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod infer_tests;

@@ -55,15 +55,15 @@ pub fn rms_norm_backward(dy: &[f32], x: &[f32], w: &[f32], inv_rms: &[f32], dx: 
     }
 }
 
-/// Rotates `x` ([rows, heads, head_dim], row r at position `positions[r]`) in place by the
-/// "rotate half" convention: (a, b) -> (a cos - b sin, b cos + a sin) for the pairs
-/// (i, i + head_dim / 2). `cos` and `sin` are [positions, head_dim / 2]. The backward is
-/// the same rotation with `sin` negated (`inverse`).
-pub fn rope(x: &mut [f32], heads: usize, head_dim: usize, positions: &[u32], cos: &[f32], sin: &[f32], inverse: bool) {
+/// Rotates `x` ([rows, heads, head_dim]) in place by the "rotate half" convention:
+/// (a, b) -> (a cos - b sin, b cos + a sin) for the pairs (i, i + head_dim / 2). `cos` and
+/// `sin` are [rows, head_dim / 2], each row's angles. The backward is the same rotation
+/// with `sin` negated (`inverse`).
+pub fn rope(x: &mut [f32], heads: usize, head_dim: usize, cos: &[f32], sin: &[f32], inverse: bool) {
     let (half, width) = (head_dim / 2, heads * head_dim);
     x.par_chunks_mut(width * ROWS_PER_TASK).enumerate().for_each(|(task, rows)| {
         for (r, row) in rows.chunks_mut(width).enumerate() {
-            let p = positions[task * ROWS_PER_TASK + r] as usize;
+            let p = task * ROWS_PER_TASK + r;
             let (c, s) = (&cos[p * half..(p + 1) * half], &sin[p * half..(p + 1) * half]);
             for head in row.chunks_mut(head_dim) {
                 let (a, b) = head.split_at_mut(half);

@@ -3,7 +3,7 @@
 //! of every row sits at position t and sees keys 0..=t.
 
 use crate::kernels::flash_attention::{Dims, KeySpan, Strided};
-use crate::model::ModelConfig;
+use crate::model::{Architecture, ModelConfig};
 
 use super::ops::rope;
 
@@ -56,9 +56,10 @@ impl Shape {
     }
 }
 
-/// What the blocks share: rotation tables for positions 0..time, each token's position and
-/// the causal key spans.
+/// What the blocks share: each row's position, the rotation of its position, and the keys
+/// it attends to.
 pub(crate) struct Positions {
+    /// cos and sin of each row's rotation angles, [rows, head_dim / 2].
     cos: Vec<f32>,
     sin: Vec<f32>,
     pub of_row: Vec<u32>,
@@ -66,17 +67,31 @@ pub(crate) struct Positions {
 }
 
 impl Positions {
+    /// A training micro-batch: token t of every row at position t, seeing keys 0..=t.
     /// `inverse_frequencies` of the rotary positions; none for a model that learns its
     /// positions (GPT-2), which reads only each row's position and the spans.
     pub fn new(shape: Shape, inverse_frequencies: &[f64]) -> Self {
-        let inv = inverse_frequencies;
-        let angles = |g: fn(f64) -> f64| (0..shape.time).flat_map(|p| inv.iter().map(move |f| g(p as f64 * f) as f32)).collect::<Vec<f32>>();
         let of_row = (0..shape.rows()).map(|r| (r % shape.time) as u32).collect();
         let spans = (0..shape.rows()).map(|r| KeySpan { start: 0, end: (r % shape.time) as u32 + 1 }).collect();
+        Positions::of_rows(of_row, spans, inverse_frequencies)
+    }
+
+    /// Rows at the given positions, seeing the given keys (a pass after a KV cache).
+    pub fn of_rows(of_row: Vec<u32>, spans: Vec<KeySpan>, inverse_frequencies: &[f64]) -> Self {
+        let inv = inverse_frequencies;
+        let angles = |g: fn(f64) -> f64| of_row.iter().flat_map(|&p| inv.iter().map(move |f| g(p as f64 * f) as f32)).collect::<Vec<f32>>();
         Positions { cos: angles(f64::cos), sin: angles(f64::sin), of_row, spans }
     }
 
     pub fn rotate(&self, x: &mut [f32], heads: usize, head_dim: usize, inverse: bool) {
-        rope(x, heads, head_dim, &self.of_row, &self.cos, &self.sin, inverse);
+        rope(x, heads, head_dim, &self.cos, &self.sin, inverse);
+    }
+}
+
+/// The rotary frequencies of a Llama; GPT-2 learns its positions instead.
+pub(crate) fn rotary_frequencies(config: &ModelConfig) -> Vec<f64> {
+    match config.architecture {
+        Architecture::Llama => crate::model::llama::inverse_frequencies(config),
+        Architecture::Gpt2 => Vec::new(),
     }
 }

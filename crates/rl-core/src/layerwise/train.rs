@@ -7,14 +7,14 @@ use std::time::Instant;
 
 use candle_core::backprop::GradStore;
 use rayon::prelude::*;
-use candle_core::{CpuStorage, DType, Device, Storage, Tensor, Var};
+use candle_core::{DType, Device, Tensor, Var};
 
 use super::head::Head;
-use super::linear::{Adapter, Grads, Weight};
+use super::linear::{Grads, Weight};
 use super::llama::{embed, embed_backward, final_norm_backward};
-use super::shape::{Positions, Shape};
+use super::shape::{rotary_frequencies, Positions, Shape};
+use super::weights::{bias_name, lookup, per_layer, weight_names, Indices, Locked, WeightLocks};
 use super::{gpt2, llama};
-use super::matmul::Layout;
 use super::ops::rms_norm;
 use crate::error::{CoreError, ErrorCode, Result};
 use crate::lora::Lora;
@@ -32,45 +32,13 @@ pub(crate) fn applies(params: &Params) -> bool {
     params.vars().values().all(|v| v.dtype() == DType::F32) && !crate::model::layers::reference_path()
 }
 
-/// Weights per block.
-fn per_layer(config: &ModelConfig) -> usize {
-    match config.architecture {
-        Architecture::Llama => llama::BLOCK_WEIGHTS.len(),
-        Architecture::Gpt2 => gpt2::BLOCK_WEIGHTS.len(),
-    }
-}
-
-/// The model's weights in the engine's order: each block's weights, then the token
-/// embedding, the final norm, and lm_head (Llama, untied) or the position table (GPT-2).
-/// A weight's bias, when the model has one, is found beside it.
-fn weight_names(config: &ModelConfig) -> Vec<String> {
-    let block = |prefix: &'static str, names: &'static [&'static str]| (0..config.num_layers).flat_map(move |l| names.iter().map(move |w| format!("{prefix}.{l}.{w}")));
-    let mut names: Vec<String> = match config.architecture {
-        Architecture::Llama => block("model.layers", &llama::BLOCK_WEIGHTS).chain(["model.embed_tokens.weight".into(), "model.norm.weight".into()]).collect(),
-        Architecture::Gpt2 => block("transformer.h", &gpt2::BLOCK_WEIGHTS).chain(["transformer.wte.weight".into(), "transformer.ln_f.weight".into(), "transformer.wpe.weight".into()]).collect(),
-    };
-    if config.architecture == Architecture::Llama && !config.tie_word_embeddings {
-        names.push("lm_head.weight".into());
-    }
-    names
-}
-
-/// Where `weight_names` puts the output projection: lm_head, or the token embedding it is tied to.
-fn head_index(config: &ModelConfig) -> usize {
-    let embed = config.num_layers * per_layer(config);
-    if config.architecture == Architecture::Llama && !config.tie_word_embeddings { embed + 2 } else { embed }
-}
-
 /// Gradients of what trains, summed over the batch: every weight of the model, or with
 /// `lora` its adapters only (the base weights are frozen and get none).
 pub(crate) fn batch_gradients(params: &Params, lora: Option<&Lora>, config: &ModelConfig, samples: &[Sample], train: &TrainConfig) -> Result<(GradStore, Summary)> {
     let samples: Vec<&Sample> = samples.iter().filter(|s| !s.targets.is_empty()).collect();
     let normalizer = normalizer_of(&samples, train.loss.max_completion_length)?;
     let names = weight_names(config);
-    let vars: Vec<&Var> = names
-        .iter()
-        .map(|n| params.vars().get(n).ok_or_else(|| CoreError::new(ErrorCode::InvalidModel, format!("the layer-wise engine needs the weight {n}"))))
-        .collect::<Result<_>>()?;
+    let vars = lookup(&names, |n| params.vars().get(n))?;
     // Each weight's adapter (A and B) by the weight's index.
     let mut adapters: Vec<Option<[Var; 2]>> = vec![None; names.len()];
     if let Some(lora) = lora {
@@ -79,29 +47,13 @@ pub(crate) fn batch_gradients(params: &Params, lora: Option<&Lora>, config: &Mod
             adapters[at] = Some([a.clone(), b.clone()]);
         }
     }
-    let scale = lora.map_or(1.0, |l| l.scale() as f32);
-
-    let biases: Vec<Option<&Var>> = names.iter().map(|n| n.strip_suffix(".weight").and_then(|m| params.vars().get(&format!("{m}.bias")))).collect();
-    let layout = if config.architecture == Architecture::Gpt2 { Layout::InOut } else { Layout::OutIn };
-
-    let guards: Vec<_> = vars.iter().map(|v| v.as_tensor().storage_and_layout()).collect();
-    let bias_guards: Vec<_> = biases.iter().map(|b| b.map(|b| b.as_tensor().storage_and_layout())).collect();
-    let adapter_guards: Vec<Option<[_; 2]>> = adapters.iter().map(|ad| ad.as_ref().map(|[a, b]| [a.as_tensor().storage_and_layout(), b.as_tensor().storage_and_layout()])).collect();
-    let mut weights = Vec::with_capacity(names.len());
-    for (((storage, storage_layout), adapter), bias) in guards.iter().zip(&adapter_guards).zip(&bias_guards) {
-        let lora = match adapter {
-            Some([(a, al), (b, bl)]) => {
-                let a = f32_slice(a, al)?;
-                Some(Adapter { a, b: f32_slice(b, bl)?, rank: al.shape().dims()[0], scale })
-            }
-            None => None,
-        };
-        let bias = match bias {
-            Some((b, bl)) => Some(f32_slice(b, bl)?),
-            None => None,
-        };
-        weights.push(Weight { w: f32_slice(storage, storage_layout)?, layout, bias, lora });
-    }
+    let biases: Vec<Option<&Var>> = names.iter().map(|n| bias_name(n).and_then(|b| params.vars().get(&b))).collect();
+    let locks = WeightLocks {
+        weights: Locked::new(vars.iter().map(|v| Some(v.as_tensor()))),
+        biases: Locked::new(biases.iter().map(|b| b.map(Var::as_tensor))),
+        adapters: [0, 1].map(|j| Locked::new(adapters.iter().map(|ad| ad.as_ref().map(|pair| pair[j].as_tensor())))),
+    };
+    let weights = locks.views(config, lora.map_or(1.0, |l| l.scale() as f32))?;
     // Buffers for what trains, zeroed once and accumulated over the micro-batches.
     let full = lora.is_none();
     let mut grads: Vec<Option<Vec<f32>>> = weights.iter().map(|w| full.then(|| written_zeros(w.w.len()))).collect();
@@ -121,7 +73,7 @@ pub(crate) fn batch_gradients(params: &Params, lora: Option<&Lora>, config: &Mod
         }
     }
     drop(weights);
-    drop((guards, adapter_guards, bias_guards));
+    drop(locks);
     let mut store = GradStore::default();
     let mut insert = |var: &Var, g: Vec<f32>| -> Result<()> {
         let shape = var.as_tensor().shape().clone();
@@ -155,21 +107,6 @@ fn written_zeros(n: usize) -> Vec<f32> {
     // SAFETY: every element up to the capacity was written just above.
     unsafe { v.set_len(n) };
     v
-}
-
-fn f32_slice<'a>(storage: &'a Storage, layout: &candle_core::Layout) -> Result<&'a [f32]> {
-    match (storage, layout.contiguous_offsets()) {
-        (Storage::Cpu(CpuStorage::F32(data)), Some((start, end))) => Ok(&data[start..end]),
-        _ => Err(CoreError::new(ErrorCode::Compute, "the layer-wise engine reads contiguous f32 weights on the CPU")),
-    }
-}
-
-/// The rotary frequencies of a Llama; GPT-2 learns its positions instead.
-fn rotary_frequencies(config: &ModelConfig) -> Vec<f64> {
-    match config.architecture {
-        Architecture::Llama => crate::model::llama::inverse_frequencies(config),
-        Architecture::Gpt2 => Vec::new(),
-    }
 }
 
 /// A block's saved activations, by architecture.
@@ -238,13 +175,12 @@ impl Blocks<'_> {
 /// Adds one micro-batch's gradients to `grads`; false (nothing added) when its log-probs are not finite.
 fn micro_batch(config: &ModelConfig, weights: &[Weight], grads: &mut [Grads], samples: &[&Sample], normalizer: Normalizer, train: &TrainConfig, summary: &mut Summary) -> Result<bool> {
     let (layers, n) = (config.num_layers, per_layer(config));
+    let Indices { embed: embed_at, norm: norm_at, extra: extra_at, head: head_at } = Indices::new(config);
     let (ids, width, targets) = micro_batch_layout(samples);
     let shape = Shape::new(config, samples.len(), width);
     let rows = ids.len();
     let hidden = config.hidden_size;
-    let (embed_at, norm_at, extra_at) = (layers * n, layers * n + 1, layers * n + 2);
     let gpt2 = config.architecture == Architecture::Gpt2;
-    let head_at = head_index(config);
     let blocks = Blocks { arch: config.architecture, weights: &weights[..embed_at], shape, positions: Positions::new(shape, &rotary_frequencies(config)), per_layer: n };
 
     // Forward: each block's saved activations, or only its input when recomputing.

@@ -1,19 +1,34 @@
 //! One type over both architectures, and what every forward pass needs besides the
 //! weights: where each token sits (positions, padding) and what it may attend to.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use candle_core::{DType, Device, Tensor};
 
 use super::gpt2::Gpt2;
-use super::layers::linear;
+use super::layers::{linear, reference_path};
 use super::llama::Llama;
 use super::{validate_weights, Architecture, ModelConfig, Weights};
 use crate::error::{CoreError, ErrorCode, Result};
 use crate::generate::kv_cache::KvCache;
 use crate::kernels::flash_attention::KeySpan;
+use crate::layerwise::infer::{self, in_out_copies, reads_copies, InOutCopies};
+use crate::layerwise::{rotary_frequencies, Positions};
 
-pub enum Decoder {
+pub struct Decoder {
+    model: Model,
+    /// The weights, for the layer-wise engine's passes.
+    weights: Weights,
+    /// Whether passes with a KV cache run on the layer-wise engine: f32 weights that build
+    /// no graph (generation and scoring). The rest (training's reference, f64) is candle's.
+    layerwise: bool,
+    /// The layer-wise engine's [in, out] copies of the matrices, made when a decode step
+    /// first needs them and dropped by `weights_changed`.
+    copies: Mutex<Option<Arc<InOutCopies>>>,
+    weight_bytes: usize,
+}
+
+enum Model {
     Gpt2(Gpt2),
     Llama(Llama),
 }
@@ -32,32 +47,15 @@ pub struct Context {
 }
 
 impl Context {
-    /// Rows may be left-padded: `left_pad[b]` leading columns of row `b` are not tokens.
-    /// A token attends to the tokens of its row at or before it; a padding column attends
-    /// only to itself (its output is never used, but must stay finite).
+    /// Rows may be left-padded, as `token_layout` lays them out.
     pub fn new(left_pad: &[usize], offset: usize, time: usize, max_positions: usize, dtype: DType) -> Result<Self> {
-        let (batch, keys) = (left_pad.len(), offset + time);
-        let mut positions = Vec::with_capacity(batch * time);
-        let mut key_spans = Vec::with_capacity(batch * time);
-        for &pad in left_pad {
-            for i in 0..time {
-                let column = offset + i;
-                positions.push(column.saturating_sub(pad) as u32);
-                key_spans.push(KeySpan { start: pad.min(column) as u32, end: column as u32 + 1 });
-            }
-        }
-        let longest = left_pad.iter().map(|&p| keys.saturating_sub(p)).max().unwrap_or(0);
-        if longest > max_positions {
-            return Err(CoreError::new(
-                ErrorCode::InvalidParameter,
-                format!("a sequence of {longest} tokens is longer than the model's {max_positions} positions; shorten the input or lower maxNewTokens"),
-            ));
-        }
+        let batch = left_pad.len();
+        let (positions, key_spans) = token_layout(left_pad, offset, time, max_positions)?;
         Ok(Context {
             positions: Tensor::from_vec(positions, (batch, time), &Device::Cpu)?,
             key_spans: Arc::new(key_spans),
             mask: OnceLock::new(),
-            keys,
+            keys: offset + time,
             dtype,
         })
     }
@@ -78,21 +76,67 @@ impl Context {
     }
 }
 
+/// Each new token's position inside its own sequence and the keys `[start, end)` it attends
+/// to, row-major: rows may be left-padded (`left_pad[b]` leading columns of row `b` are not
+/// tokens); a token attends to the tokens of its row at or before it; a padding column
+/// attends only to itself (its output is never used, but must stay finite).
+pub(crate) fn token_layout(left_pad: &[usize], offset: usize, time: usize, max_positions: usize) -> Result<(Vec<u32>, Vec<KeySpan>)> {
+    let keys = offset + time;
+    let mut positions = Vec::with_capacity(left_pad.len() * time);
+    let mut key_spans = Vec::with_capacity(left_pad.len() * time);
+    for &pad in left_pad {
+        for i in 0..time {
+            let column = offset + i;
+            positions.push(column.saturating_sub(pad) as u32);
+            key_spans.push(KeySpan { start: pad.min(column) as u32, end: column as u32 + 1 });
+        }
+    }
+    let longest = left_pad.iter().map(|&p| keys.saturating_sub(p)).max().unwrap_or(0);
+    if longest > max_positions {
+        return Err(CoreError::new(
+            ErrorCode::InvalidParameter,
+            format!("a sequence of {longest} tokens is longer than the model's {max_positions} positions; shorten the input or lower maxNewTokens"),
+        ));
+    }
+    Ok((positions, key_spans))
+}
+
 impl Decoder {
     /// Builds the decoder over `weights`. Weights that are `Var`s (or derived from them)
     /// make every forward pass differentiable; detached weights make it inference-only.
     pub fn new(config: &ModelConfig, weights: &Weights) -> Result<Self> {
         validate_weights(config, weights, "the model weights")?;
-        Ok(match config.architecture {
-            Architecture::Gpt2 => Decoder::Gpt2(Gpt2::new(config, weights)?),
-            Architecture::Llama => Decoder::Llama(Llama::new(config, weights)?),
-        })
+        let model = match config.architecture {
+            Architecture::Gpt2 => Model::Gpt2(Gpt2::new(config, weights)?),
+            Architecture::Llama => Model::Llama(Llama::new(config, weights)?),
+        };
+        let layerwise = weights.values().all(|w| w.dtype() == DType::F32 && !w.track_op());
+        let weight_bytes = weights.values().map(|w| w.elem_count() * w.dtype().size_in_bytes()).sum();
+        Ok(Decoder { model, weights: weights.clone(), layerwise, copies: Mutex::new(None), weight_bytes })
+    }
+
+    /// Says that the weights' values changed (an optimizer step, restored adapters): what
+    /// was derived from them is made again when next needed.
+    pub fn weights_changed(&self) {
+        *self.copies.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// The [in, out] copies for a layer-wise pass of `rows` rows, when it reads them.
+    fn copies_for(&self, rows: usize) -> Result<Option<Arc<InOutCopies>>> {
+        if !reads_copies(rows, self.weight_bytes) {
+            return Ok(None);
+        }
+        let mut copies = self.copies.lock().unwrap_or_else(|e| e.into_inner());
+        if copies.is_none() {
+            *copies = Some(Arc::new(in_out_copies(self.config(), &self.weights)?));
+        }
+        Ok(copies.clone())
     }
 
     pub fn config(&self) -> &ModelConfig {
-        match self {
-            Decoder::Gpt2(m) => &m.config,
-            Decoder::Llama(m) => &m.config,
+        match &self.model {
+            Model::Gpt2(m) => &m.config,
+            Model::Llama(m) => &m.config,
         }
     }
 
@@ -105,10 +149,18 @@ impl Decoder {
             return Err(CoreError::new(ErrorCode::Compute, format!("{batch} rows but {} paddings", left_pad.len())));
         }
         let offset = cache.as_ref().map_or(0, |c| c.len());
-        let ctx = Context::new(left_pad, offset, time, self.config().max_position_embeddings, self.dtype())?;
-        let hidden = match self {
-            Decoder::Gpt2(m) => m.forward(ids, &ctx, cache.as_deref())?,
-            Decoder::Llama(m) => m.forward(ids, &ctx, cache.as_deref())?,
+        let max_positions = self.config().max_position_embeddings;
+        if let Some(cache) = cache.as_deref_mut().filter(|_| self.layerwise && !reference_path()) {
+            let (positions, spans) = token_layout(left_pad, offset, time, max_positions)?;
+            let ids = ids.flatten_all()?.to_vec1::<u32>()?;
+            let copies = self.copies_for(ids.len())?;
+            let hidden = infer::forward(self.config(), &self.weights, copies.as_deref(), &ids, Positions::of_rows(positions, spans, &rotary_frequencies(self.config())), cache)?;
+            return Ok(Tensor::from_vec(hidden, (batch, time, self.config().hidden_size), &Device::Cpu)?);
+        }
+        let ctx = Context::new(left_pad, offset, time, max_positions, self.dtype())?;
+        let hidden = match &self.model {
+            Model::Gpt2(m) => m.forward(ids, &ctx, cache.as_deref_mut())?,
+            Model::Llama(m) => m.forward(ids, &ctx, cache.as_deref_mut())?,
         };
         if let Some(c) = cache.as_mut() {
             c.advance(time);
@@ -123,44 +175,53 @@ impl Decoder {
     }
 
     pub fn embed(&self, ids: &Tensor, ctx: &Context) -> Result<Tensor> {
-        match self {
-            Decoder::Gpt2(m) => m.embed(ids, ctx),
-            Decoder::Llama(m) => m.embed(ids),
+        match &self.model {
+            Model::Gpt2(m) => m.embed(ids, ctx),
+            Model::Llama(m) => m.embed(ids),
         }
     }
 
     pub fn block(&self, layer: usize, x: &Tensor, ctx: &Context) -> Result<Tensor> {
-        match self {
-            Decoder::Gpt2(m) => m.block(layer, x, ctx, None),
-            Decoder::Llama(m) => m.block(layer, x, ctx, None),
+        match &self.model {
+            Model::Gpt2(m) => m.block(layer, x, ctx, None),
+            Model::Llama(m) => m.block(layer, x, ctx, None),
         }
     }
 
     pub fn final_norm(&self, x: &Tensor) -> Result<Tensor> {
-        match self {
-            Decoder::Gpt2(m) => m.final_norm(x),
-            Decoder::Llama(m) => m.final_norm(x),
+        match &self.model {
+            Model::Gpt2(m) => m.final_norm(x),
+            Model::Llama(m) => m.final_norm(x),
         }
     }
 
     /// The floating-point type of the weights (f32; f64 in gradient checks).
     pub fn dtype(&self) -> DType {
-        match self {
-            Decoder::Gpt2(m) => m.lm_head.dtype(),
-            Decoder::Llama(m) => m.lm_head.dtype(),
+        match &self.model {
+            Model::Gpt2(m) => m.lm_head.dtype(),
+            Model::Llama(m) => m.lm_head.dtype(),
         }
     }
 
     /// The output projection: [rows, hidden] (or [..., hidden]) -> logits [rows, vocab].
     pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
+        if self.layerwise && !reference_path() && hidden.dtype() == DType::F32 && !hidden.track_op() {
+            let (dims, vocab) = (hidden.dims().to_vec(), self.config().vocab_size);
+            let values = hidden.flatten_all()?.to_vec1::<f32>()?;
+            let copies = self.copies_for(values.len() / self.config().hidden_size)?;
+            let logits = infer::logits(self.config(), &self.weights, copies.as_deref(), &values)?;
+            let mut shape = dims[..dims.len() - 1].to_vec();
+            shape.push(vocab);
+            return Ok(Tensor::from_vec(logits, shape, &Device::Cpu)?);
+        }
         linear(hidden, self.lm_head(), None)
     }
 
     /// The output projection's weight [vocab, hidden] (the token embedding when tied).
     pub fn lm_head(&self) -> &Tensor {
-        match self {
-            Decoder::Gpt2(m) => &m.lm_head,
-            Decoder::Llama(m) => &m.lm_head,
+        match &self.model {
+            Model::Gpt2(m) => &m.lm_head,
+            Model::Llama(m) => &m.lm_head,
         }
     }
 }

@@ -90,10 +90,10 @@ impl Gpt2 {
     }
 
     /// Final hidden states [batch, time, hidden].
-    pub fn forward(&self, ids: &Tensor, ctx: &Context, cache: Option<&KvCache>) -> Result<Tensor> {
+    pub fn forward(&self, ids: &Tensor, ctx: &Context, mut cache: Option<&mut KvCache>) -> Result<Tensor> {
         let mut x = self.embed(ids, ctx)?;
         for layer in 0..self.blocks.len() {
-            x = self.block(layer, &x, ctx, cache)?;
+            x = self.block(layer, &x, ctx, cache.as_deref_mut())?;
         }
         self.final_norm(&x)
     }
@@ -104,7 +104,7 @@ impl Gpt2 {
     }
 
     /// One transformer block: [batch, time, hidden] -> [batch, time, hidden].
-    pub fn block(&self, layer: usize, x: &Tensor, ctx: &Context, cache: Option<&KvCache>) -> Result<Tensor> {
+    pub fn block(&self, layer: usize, x: &Tensor, ctx: &Context, cache: Option<&mut KvCache>) -> Result<Tensor> {
         let block = &self.blocks[layer];
         let x = (x + self.attend(block, &block.ln_1.forward(x)?, ctx, cache, layer)?)?;
         let h = block.ln_2.forward(&x)?;
@@ -115,7 +115,7 @@ impl Gpt2 {
         self.ln_f.forward(x)
     }
 
-    fn attend(&self, block: &Block, h: &Tensor, ctx: &Context, cache: Option<&KvCache>, layer: usize) -> Result<Tensor> {
+    fn attend(&self, block: &Block, h: &Tensor, ctx: &Context, cache: Option<&mut KvCache>, layer: usize) -> Result<Tensor> {
         let (heads, width) = (self.config.num_heads, self.config.hidden_size);
         let qkv = block.c_attn.forward(h)?;
         let q = split_heads(&qkv.narrow(2, 0, width)?, heads)?;

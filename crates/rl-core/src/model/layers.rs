@@ -16,7 +16,7 @@
 
 use std::sync::Arc;
 
-use candle_core::{CpuStorage, DType, Storage, Tensor, D};
+use candle_core::{Tensor, D};
 
 use super::decoder::Context;
 use super::flash::flash_attention;
@@ -62,25 +62,12 @@ fn frozen(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> bool {
     x.track_op() && !w.track_op() && !b.is_some_and(|b| b.track_op()) && !reference_path()
 }
 
-/// Rows up to which an inference product streams the weight once (kernels::skinny) instead
-/// of going through gemm, which repacks the weight on every call: a decode step. Measured
-/// on a SmolLM2-135M-shaped decode step (2 cores): 46 ms against gemm's 76 at 8 rows; from
-/// about 32 rows on the product is bound by FLOPs, where gemm's packed kernel is better.
-const FEW_ROWS: usize = 16;
-/// Rows up to which gemm computes `(w @ x^T)^T` (the weight as its left operand, which it
-/// does not repack) instead of `x @ w^T`: 1.3x to 1.5x on a lone 8- to 32-row product.
-const SOME_ROWS: usize = 32;
-
 /// `x @ w^T + b` for a Linear weight in the [out, in] layout; `x` is [..., in].
 pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
     if frozen(x, w, b) {
         return matmul_last(x, None, w.dim(0)?, |rows| frozen_product(rows, w, b, WeightLayout::OutIn));
     }
-    matmul_last(x, b, w.dim(0)?, |rows| match few_rows(rows, w, WeightLayout::OutIn)? {
-        Some(y) => Ok(y),
-        None if rows.dim(0)? <= SOME_ROWS => w.matmul(&rows.t()?)?.t()?.contiguous(),
-        None => rows.matmul(&w.t()?),
-    })
+    matmul_last(x, b, w.dim(0)?, |rows| rows.matmul(&w.t()?))
 }
 
 /// `x @ w + b` for a Conv1D weight in the [in, out] layout (GPT-2).
@@ -88,35 +75,7 @@ pub fn conv1d(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
     if frozen(x, w, b) {
         return matmul_last(x, None, w.dim(1)?, |rows| frozen_product(rows, w, b, WeightLayout::InOut));
     }
-    matmul_last(x, b, w.dim(1)?, |rows| match few_rows(rows, w, WeightLayout::InOut)? {
-        Some(y) => Ok(y),
-        None => rows.matmul(w),
-    })
-}
-
-/// The product of a few f32 rows with `w` through the streaming kernel, outside training
-/// (no graph) and the reference switch; `None` when it does not apply.
-fn few_rows(rows: &Tensor, w: &Tensor, layout: WeightLayout) -> candle_core::Result<Option<Tensor>> {
-    let (m, k) = rows.dims2()?;
-    if m > FEW_ROWS || rows.dtype() != DType::F32 || w.dtype() != DType::F32 || tracked(&[rows, w]) || reference_path() {
-        return Ok(None);
-    }
-    let rows = rows.contiguous()?;
-    let (x_storage, x_layout) = rows.storage_and_layout();
-    let (w_storage, w_layout) = w.storage_and_layout();
-    let (Some(x), Some(wd)) = (f32_contiguous(&x_storage, x_layout), f32_contiguous(&w_storage, w_layout)) else { return Ok(None) };
-    let (y, n) = match layout {
-        WeightLayout::OutIn => (crate::kernels::skinny::out_in(x, wd, m, k, w.dim(0)?), w.dim(0)?),
-        WeightLayout::InOut => (crate::kernels::skinny::in_out(x, wd, m, k, w.dim(1)?), w.dim(1)?),
-    };
-    Ok(Some(Tensor::from_vec(y, (m, n), rows.device())?))
-}
-
-fn f32_contiguous<'a>(storage: &'a Storage, layout: &candle_core::Layout) -> Option<&'a [f32]> {
-    match (storage, layout.contiguous_offsets()) {
-        (Storage::Cpu(CpuStorage::F32(data)), Some((start, end))) => Some(&data[start..end]),
-        _ => None,
-    }
+    matmul_last(x, b, w.dim(1)?, |rows| rows.matmul(w))
 }
 
 fn frozen_product(rows: &Tensor, w: &Tensor, b: Option<&Tensor>, layout: WeightLayout) -> candle_core::Result<Tensor> {

@@ -79,10 +79,10 @@ impl Llama {
     }
 
     /// Final hidden states [batch, time, hidden].
-    pub fn forward(&self, ids: &Tensor, ctx: &Context, cache: Option<&KvCache>) -> Result<Tensor> {
+    pub fn forward(&self, ids: &Tensor, ctx: &Context, mut cache: Option<&mut KvCache>) -> Result<Tensor> {
         let mut x = self.embed(ids)?;
         for layer in 0..self.blocks.len() {
-            x = self.block(layer, &x, ctx, cache)?;
+            x = self.block(layer, &x, ctx, cache.as_deref_mut())?;
         }
         self.final_norm(&x)
     }
@@ -92,7 +92,7 @@ impl Llama {
     }
 
     /// One transformer block: [batch, time, hidden] -> [batch, time, hidden].
-    pub fn block(&self, layer: usize, x: &Tensor, ctx: &Context, cache: Option<&KvCache>) -> Result<Tensor> {
+    pub fn block(&self, layer: usize, x: &Tensor, ctx: &Context, cache: Option<&mut KvCache>) -> Result<Tensor> {
         let (eps, block) = (self.config.norm_eps, &self.blocks[layer]);
         let h = rms_norm(x, &block.input_norm, eps)?;
         let x = (x + self.attend(block, &h, ctx, cache, layer)?)?;
@@ -115,7 +115,7 @@ impl Llama {
         Ok((cos, sin))
     }
 
-    fn attend(&self, block: &Block, h: &Tensor, ctx: &Context, cache: Option<&KvCache>, layer: usize) -> Result<Tensor> {
+    fn attend(&self, block: &Block, h: &Tensor, ctx: &Context, cache: Option<&mut KvCache>, layer: usize) -> Result<Tensor> {
         let c = &self.config;
         let (cos, sin) = self.rotation(ctx)?;
         let q = rope(&split_heads(&block.q_proj.forward(h)?, c.num_heads)?, &cos, &sin)?;

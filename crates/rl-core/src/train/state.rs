@@ -28,6 +28,7 @@ impl Engine {
         optimizer.load(dir)?;
         if let Some(lora) = &self.lora {
             lora.load_values(dir, self.params())?;
+            self.decoder().weights_changed();
         }
         *self.training.lock() = Some(optimizer);
         Ok(())

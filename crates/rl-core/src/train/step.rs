@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use super::gradients::batch_gradients;
 use super::{TrainBatch, TrainConfig, TrainMetrics};
+use crate::engine::on_workers;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::layerwise;
@@ -23,6 +24,10 @@ impl Engine {
     /// whole batch's normalizers), then global-norm clipping and an AdamW step. A step whose
     /// log-probs, loss or gradient are not finite is skipped: counted, reported, weights unchanged.
     pub fn train_step(&self, batch: &TrainBatch, config: &TrainConfig) -> Result<TrainMetrics> {
+        on_workers(|| self.step_on_workers(batch, config))
+    }
+
+    fn step_on_workers(&self, batch: &TrainBatch, config: &TrainConfig) -> Result<TrainMetrics> {
         let started = Instant::now();
         config.validate()?;
         let samples = batch.samples(self.model.config.vocab_size)?;
@@ -47,10 +52,13 @@ impl Engine {
         };
         let optimizer_started = Instant::now();
         let report = if summary.loss().is_finite() {
+            // Dropped before (the step may fail halfway) and after (nothing reads stale copies).
+            self.decoder().weights_changed();
             let report = optimizer.step(&grads, config.learning_rate)?;
             if let Some(lora) = &self.lora {
                 lora.refresh(self.params())?;
             }
+            self.decoder().weights_changed();
             report
         } else {
             optimizer.skipped_steps += 1;
