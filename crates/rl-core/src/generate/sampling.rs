@@ -8,6 +8,7 @@
 use std::cmp::Ordering;
 
 use crate::error::{check_range, CoreError, ErrorCode, Result};
+use crate::kernels::softmax;
 use crate::model::weights::SplitMix64;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -52,17 +53,10 @@ impl SamplingParams {
     }
 }
 
-/// log_softmax(logits / temperature)[token].
+/// log_softmax(logits / temperature)[token], by the arithmetic scoring and the loss head
+/// use (`token_statistics`), so rollout log-probs are those training recomputes.
 pub fn token_logprob(logits: &[f32], token: u32, temperature: f64) -> f32 {
-    let inv = 1.0 / temperature;
-    (logits[token as usize] as f64 * inv - log_sum_exp(logits, inv)) as f32
-}
-
-/// log sum_i exp(logits_i * scale), computed stably in f64.
-pub fn log_sum_exp(logits: &[f32], scale: f64) -> f64 {
-    let max = logits.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x)) as f64 * scale;
-    let sum: f64 = logits.iter().map(|&x| (x as f64 * scale - max).exp()).sum();
-    max + sum.ln()
+    crate::score::token_statistics(logits, token, temperature, false).logprob as f32
 }
 
 /// Draws the next token. `seen` lists the distinct tokens already in the sequence (for the
@@ -102,9 +96,20 @@ fn descending(a: &(f32, u32), b: &(f32, u32)) -> Ordering {
 /// Samples from softmax(logits / temperature) restricted by top-k, then top-p, then min-p.
 /// Weights are left unnormalized (the largest is 1): every rule below is relative.
 fn draw(logits: &[f32], params: &SamplingParams, rng: &mut SplitMix64) -> u32 {
-    let inv = (1.0 / params.temperature) as f32;
-    let max = logits.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
-    let mut candidates: Vec<(f32, u32)> = logits.iter().enumerate().map(|(i, &x)| (((x - max) * inv).exp(), i as u32)).collect();
+    let weights = softmax::relative_weights(logits, (1.0 / params.temperature) as f32);
+    if params.top_k == 0 && params.top_p >= 1.0 && params.min_p == 0.0 {
+        // No rule restricts the draw: walk the weights in vocabulary order.
+        let total: f64 = weights.iter().map(|&w| w as f64).sum();
+        let mut u = rng.uniform() * total;
+        for (token, &w) in weights.iter().enumerate() {
+            u -= w as f64;
+            if u < 0.0 {
+                return token as u32;
+            }
+        }
+        return weights.iter().rposition(|&w| w > 0.0).unwrap_or(0) as u32;
+    }
+    let mut candidates: Vec<(f32, u32)> = weights.into_iter().enumerate().map(|(i, w)| (w, i as u32)).collect();
     if params.top_k > 0 && params.top_k < candidates.len() {
         candidates.select_nth_unstable_by(params.top_k - 1, descending);
         candidates.truncate(params.top_k);

@@ -72,6 +72,29 @@ fn stats_body(row: &[f32], inv: f32) -> (f64, f64) {
     (lse, max as f64 + sum_weighted / sum)
 }
 
+/// exp((x - max) / T) of every logit (`inv` = 1 / T): softmax's weights, unnormalized, the
+/// largest 1.
+pub fn relative_weights(row: &[f32], inv: f32) -> Vec<f32> {
+    #[cfg(target_arch = "x86_64")]
+    if simd_available() {
+        // SAFETY: as in `stats`.
+        return unsafe { relative_weights_avx2(row, inv) };
+    }
+    relative_weights_body(row, inv)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn relative_weights_avx2(row: &[f32], inv: f32) -> Vec<f32> {
+    relative_weights_body(row, inv)
+}
+
+#[inline(always)]
+fn relative_weights_body(row: &[f32], inv: f32) -> Vec<f32> {
+    let max = row.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+    row.iter().map(|&x| exp_f32((x - max) * inv)).collect()
+}
+
 #[inline(always)]
 fn gradient_body(row: &mut [f32], inv: f32, lse: f32, coef: f32) {
     for x in row.iter_mut() {
@@ -94,6 +117,11 @@ mod tests {
         let (got_lse, got_expected) = stats(&row, inv);
         assert!((got_lse - lse).abs() < 1e-5, "{got_lse} vs {lse}");
         assert!((got_expected - expected).abs() < 1e-4, "{got_expected} vs {expected}");
+        let weights = relative_weights(&row, inv);
+        for (w, v) in weights.iter().zip(&z) {
+            let want = (v - max).exp();
+            assert!((*w as f64 - want).abs() <= 1e-6 * want.max(1e-30) + 1e-12, "{w} vs {want}");
+        }
         let mut grad = row.clone();
         gradient(&mut grad, inv, lse as f32, 0.5);
         for (g, v) in grad.iter().zip(&z) {

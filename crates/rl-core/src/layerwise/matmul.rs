@@ -60,7 +60,7 @@ fn parallelism() -> Parallelism {
 /// Rows up to which a product with a weight stored [out, in] streams the weight once
 /// through `kernels::skinny` (a decode step) instead of gemm, which repacks the transposed
 /// view of such a weight slowly on every call.
-pub(crate) const FEW_ROWS: usize = 16;
+const FEW_ROWS: usize = 16;
 /// Rows up to which gemm computes (W x^T)^T for such a weight, the weight as its left
 /// operand: 1.3x to 1.5x on a lone 17- to 32-row product. A weight stored [in, out] (or its
 /// copy in that layout, see `layerwise::infer`) goes straight through gemm, which packs it
