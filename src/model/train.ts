@@ -59,8 +59,8 @@ export interface TrainStepMetrics extends PolicyLossMetrics {
   /** Optimizer updates applied so far. */
   step: number;
   /**
-   * Seconds by phase, when the layer-wise engine ran the step (Llama models without q/k/v
-   * biases); absent on candle's autograd path, which interleaves them.
+   * Seconds by phase, when the layer-wise engine ran the step (every f32 model); absent
+   * on candle's autograd path (f64 gradient checks), which interleaves them.
    */
   phases?: StepPhases;
 }
