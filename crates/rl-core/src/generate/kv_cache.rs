@@ -108,6 +108,24 @@ impl KvCache {
         Ok(())
     }
 
+    /// Makes row i of the cache a copy of row `rows[i]` of the current batch (rows may
+    /// repeat: one prefilled prompt shared by several sequences).
+    pub fn gather_rows(&mut self, rows: &[usize]) -> Result<()> {
+        if rows.iter().any(|&r| r >= self.batch) {
+            return Err(CoreError::new(ErrorCode::Compute, "KV cache: a row to copy is outside the batch"));
+        }
+        let per_row = self.kv_heads * self.capacity * self.head_dim;
+        for buffer in self.layers.iter_mut().flatten() {
+            let mut gathered = Vec::with_capacity(rows.len() * per_row);
+            for &from in rows {
+                gathered.extend_from_slice(&buffer[from * per_row..(from + 1) * per_row]);
+            }
+            *buffer = gathered;
+        }
+        self.batch = rows.len();
+        Ok(())
+    }
+
     pub fn advance(&mut self, t: usize) {
         self.len += t;
     }

@@ -134,8 +134,17 @@ pub fn generate(decoder: &Decoder, prompts: &[Vec<u32>], options: &GenerateOptio
     }
 
     let left_pad: Vec<usize> = prompts.iter().map(|p| longest - p.len()).collect();
-    let mut cache = KvCache::new(config, prompts.len(), longest + options.max_new_tokens)?;
-    let mut logits = prefill(decoder, prompts, &left_pad, &mut cache)?;
+    // A prompt repeated in the batch (a GRPO group samples one prompt many times) goes
+    // through prefill once; its keys, values and logits are copied to every row with it.
+    let (distinct, copy_of) = distinct_prompts(prompts);
+    let distinct_prompts: Vec<Vec<u32>> = distinct.iter().map(|&i| prompts[i].clone()).collect();
+    let distinct_pad: Vec<usize> = distinct.iter().map(|&i| left_pad[i]).collect();
+    let mut cache = KvCache::new(config, distinct.len(), longest + options.max_new_tokens)?;
+    let mut logits = prefill(decoder, &distinct_prompts, &distinct_pad, &mut cache)?;
+    if distinct.len() < prompts.len() {
+        cache.gather_rows(&copy_of)?;
+        logits = logits.index_select(&Tensor::from_vec(copy_of.iter().map(|&d| d as u32).collect::<Vec<_>>(), copy_of.len(), &Device::Cpu)?, 0)?;
+    }
     // Indices (into `rows`) of the rows in the cache, ascending. Finished rows stay in it
     // (unsampled) until enough of them have finished to make compacting the cache pay.
     let mut in_cache: Vec<usize> = (0..rows.len()).collect();
@@ -164,6 +173,24 @@ pub fn generate(decoder: &Decoder, prompts: &[Vec<u32>], options: &GenerateOptio
         logits = decoder.logits(&hidden.squeeze(1)?)?;
     }
     Ok(rows.into_iter().map(|r| r.completion).collect())
+}
+
+/// The indices of the batch's distinct prompts (first occurrences, in order), and for each
+/// prompt the position of its own in that list.
+fn distinct_prompts(prompts: &[Vec<u32>]) -> (Vec<usize>, Vec<usize>) {
+    let mut first: std::collections::HashMap<&[u32], usize> = std::collections::HashMap::new();
+    let mut distinct = Vec::new();
+    let copy_of = prompts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            *first.entry(p.as_slice()).or_insert_with(|| {
+                distinct.push(i);
+                distinct.len() - 1
+            })
+        })
+        .collect();
+    (distinct, copy_of)
 }
 
 /// Runs the prompts through the decoder, filling the cache, in column chunks of at most

@@ -73,6 +73,28 @@ fn with_row_seeds_a_row_draws_the_same_tokens_in_any_batch_at_any_position() {
     }
 }
 
+/// A group of rows sharing a prompt (prefilled once, its cache copied to each) samples what
+/// each row would alone, log-probs included.
+#[test]
+fn rows_sharing_a_prompt_sample_as_they_would_alone() {
+    for c in [tiny_gpt2(), tiny_llama()] {
+        let d = decoder(&c);
+        let (a, b) = (prompts()[0].clone(), prompts()[2].clone());
+        let grouped = vec![a.clone(), b.clone(), a.clone(), a.clone(), b.clone()];
+        let seeds = [5u64, 6, 7, 8, 9];
+        let opts = |seeds: &[u64]| GenerateOptions { row_seeds: Some(seeds.to_vec()), stop_token_ids: vec![3, 11], ..options(0) };
+        let together = generate(&d, &grouped, &opts(&seeds)).unwrap();
+        for (i, prompt) in grouped.iter().enumerate() {
+            let alone = &generate(&d, &[prompt.clone()], &opts(&seeds[i..=i])).unwrap()[0];
+            assert_eq!(together[i].tokens, alone.tokens, "{:?} row {i}", c.architecture);
+            for (x, y) in together[i].logprobs.iter().zip(&alone.logprobs) {
+                assert!((x - y).abs() < 1e-5, "{:?} row {i}: {x} vs {y}", c.architecture);
+            }
+        }
+        assert_ne!(together[0].tokens, together[2].tokens, "{:?}: two seeds, one sample", c.architecture);
+    }
+}
+
 #[test]
 fn rows_end_at_a_stop_token_or_at_the_length_limit() {
     let d = decoder(&tiny_gpt2());
