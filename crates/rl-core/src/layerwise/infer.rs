@@ -10,82 +10,14 @@ use crate::kernels::{decode_attention, flash_attention};
 use crate::model::layers::LoraFactors;
 use crate::model::{Architecture, ModelConfig, Weights};
 
-use rayon::prelude::*;
-
+use super::copies::InOutCopies;
 use super::linear::Weight;
-use super::matmul::{self, Layout, SOME_ROWS};
-use super::llama::embed;
-use super::ops::{from_heads, rms_norm, to_heads};
+use super::matmul::{self, Layout};
+use super::ends::Ends;
+use super::ops::{from_heads, to_heads};
 use super::shape::{Positions, Shape};
 use super::weights::{bias_name, lookup, per_layer, weight_names, Indices, Locked, WeightLocks};
 use super::{gpt2, llama};
-
-/// The model's matrices stored [out, in] (every Llama matrix, GPT-2's output projection),
-/// again in the [in, out] layout, by `weight_names` index (None for the rest): gemm packs a
-/// weight in that layout well for any number of rows, so products of 2 to 32 rows (decode
-/// steps of a batch) read these copies. Made once per weight update (`Decoder` keeps them).
-pub(crate) type InOutCopies = Vec<Option<Vec<f32>>>;
-
-pub(crate) fn in_out_copies(config: &ModelConfig, weights: &Weights) -> Result<InOutCopies> {
-    let names = weight_names(config);
-    let at = Indices::new(config);
-    let tensors = lookup(&names, |n| weights.get(n))?;
-    let locks = Locked::new(tensors.iter().map(|t| Some(*t)));
-    let llama = config.architecture == Architecture::Llama;
-    (0..names.len())
-        .map(|i| {
-            if !(i == at.head || (llama && i < at.embed && tensors[i].rank() == 2)) {
-                return Ok(None);
-            }
-            let w = locks.get(i)?.expect("every weight is present");
-            Ok(Some(transposed(w, locks.rows(i))))
-        })
-        .collect()
-}
-
-/// `w` [rows, w.len() / rows] transposed, in tiles that stay in cache.
-fn transposed(w: &[f32], rows: usize) -> Vec<f32> {
-    const TILE: usize = 64;
-    let cols = w.len() / rows.max(1);
-    let mut t = vec![0f32; w.len()];
-    t.par_chunks_mut(TILE * rows.max(1)).enumerate().for_each(|(tile, out)| {
-        let first = tile * TILE;
-        for r0 in (0..rows).step_by(TILE) {
-            for (c, out_row) in out.chunks_mut(rows).enumerate() {
-                for r in r0..(r0 + TILE).min(rows) {
-                    out_row[r] = w[r * cols + first + c];
-                }
-            }
-        }
-    });
-    t
-}
-
-/// Whether a pass of `rows` rows reads the [in, out] copies: batched decode steps (2 to
-/// SOME_ROWS rows) of a model whose weights fit in the last-level cache, where gemm on the
-/// copies runs 1.3x-1.8x the skinny kernel (measured: a 5M-parameter model's 32-row decode
-/// step 5.3 ms against 6.9). A single row streams the weight as stored (the skinny kernel),
-/// and so does every step of a model whose weights stream from memory: there the copies
-/// measured slower (a 135M model's 32-row step 112-124 ms against 99-109) and would double
-/// the weights' memory.
-pub(crate) fn reads_copies(rows: usize, weight_bytes: usize) -> bool {
-    rows > 1 && rows <= SOME_ROWS && weight_bytes <= last_level_cache_bytes()
-}
-
-/// The size of the CPU's last-level cache (Linux reports it; 32 MiB elsewhere).
-fn last_level_cache_bytes() -> usize {
-    static BYTES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *BYTES.get_or_init(|| {
-        let read = |index: u32| std::fs::read_to_string(format!("/sys/devices/system/cpu/cpu0/cache/index{index}/size")).ok();
-        let parse = |text: String| {
-            let text = text.trim();
-            let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
-            let scale = match unit { "K" => 1 << 10, "M" => 1 << 20, "G" => 1 << 30, _ => 1 };
-            digits.parse::<usize>().ok().map(|d| d * scale)
-        };
-        (1..5).rev().find_map(|i| read(i).and_then(parse)).unwrap_or(32 << 20)
-    })
-}
 
 /// The final hidden states [rows, hidden] of `ids` (`positions.of_row.len()` rows: the
 /// batch's new columns, row-major), whose keys and values are appended to `cache`.
@@ -114,16 +46,11 @@ pub(crate) fn forward(config: &ModelConfig, weights: &Weights, copies: Option<&I
             }
         }
     }
-    let (hidden, n) = (config.hidden_size, per_layer(config));
+    let n = per_layer(config);
     let shape = Shape::new(config, cache.batch(), time);
 
-    let mut x = embed(w[at.embed].w, ids, hidden);
-    if config.architecture == Architecture::Gpt2 {
-        let table = w[at.extra].w;
-        for (row, &p) in x.chunks_mut(hidden).zip(&positions.of_row) {
-            row.iter_mut().zip(&table[p as usize * hidden..(p as usize + 1) * hidden]).for_each(|(x, e)| *x += e);
-        }
-    }
+    let ends = Ends::new(config, &w);
+    let mut x = ends.embed(ids, &positions.of_row);
     for l in 0..config.num_layers {
         let block = &w[l * n..(l + 1) * n];
         let layer = cache.layer(l);
@@ -133,12 +60,7 @@ pub(crate) fn forward(config: &ModelConfig, weights: &Weights, copies: Option<&I
         }
     }
     cache.advance(time);
-    let mut out = vec![0f32; x.len()];
-    match config.architecture {
-        Architecture::Llama => rms_norm(&x, w[at.norm].w, config.norm_eps, &mut out, &mut vec![0f32; rows]),
-        Architecture::Gpt2 => out = gpt2::final_norm(&x, &w[at.norm], config.norm_eps, rows).0,
-    }
-    Ok(out)
+    Ok(ends.final_norm(&x).0)
 }
 
 /// Logits [rows, vocab] of final hidden states [rows, hidden] through the output projection

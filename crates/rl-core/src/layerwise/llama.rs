@@ -198,27 +198,3 @@ fn resized(buffer: Vec<f32>, len: usize) -> Vec<f32> {
         vec![0f32; len]
     }
 }
-
-/// The gradient of the block input `x` through the final norm, added to the norm weight's gradient.
-pub(crate) fn final_norm_backward(d_hidden: &[f32], x: &[f32], w: &[f32], inv_rms: &[f32], dw: Option<&mut [f32]>) -> Vec<f32> {
-    let mut dx = vec![0f32; x.len()];
-    rms_norm_backward(d_hidden, x, w, inv_rms, &mut dx, dw);
-    dx
-}
-
-/// Rows of the embedding table for `ids`.
-pub(crate) fn embed(table: &[f32], ids: &[u32], hidden: usize) -> Vec<f32> {
-    let mut x = vec![0f32; ids.len() * hidden];
-    for (row, &id) in x.chunks_mut(hidden).zip(ids) {
-        row.copy_from_slice(&table[id as usize * hidden..(id as usize + 1) * hidden]);
-    }
-    x
-}
-
-/// Adds each row of `dx` to the gradient row of its token.
-pub(crate) fn embed_backward(d_table: &mut [f32], ids: &[u32], dx: &[f32], hidden: usize) {
-    for (row, &id) in dx.chunks(hidden).zip(ids) {
-        let target = &mut d_table[id as usize * hidden..(id as usize + 1) * hidden];
-        target.iter_mut().zip(row).for_each(|(t, d)| *t += d);
-    }
-}

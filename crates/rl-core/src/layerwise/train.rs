@@ -11,11 +11,10 @@ use candle_core::{DType, Device, Tensor, Var};
 
 use super::head::Head;
 use super::linear::{Grads, Weight};
-use super::llama::{embed, embed_backward, final_norm_backward};
+use super::ends::Ends;
 use super::shape::{rotary_frequencies, Positions, Shape};
 use super::weights::{bias_name, lookup, per_layer, weight_names, Indices, Locked, WeightLocks};
 use super::{gpt2, llama};
-use super::ops::rms_norm;
 use crate::error::{CoreError, ErrorCode, Result};
 use crate::lora::Lora;
 use crate::loss::Normalizer;
@@ -175,23 +174,16 @@ impl Blocks<'_> {
 /// Adds one micro-batch's gradients to `grads`; false (nothing added) when its log-probs are not finite.
 fn micro_batch(config: &ModelConfig, weights: &[Weight], grads: &mut [Grads], samples: &[&Sample], normalizer: Normalizer, train: &TrainConfig, summary: &mut Summary) -> Result<bool> {
     let (layers, n) = (config.num_layers, per_layer(config));
-    let Indices { embed: embed_at, norm: norm_at, extra: extra_at, head: head_at } = Indices::new(config);
+    let Indices { embed: embed_at, head: head_at, .. } = Indices::new(config);
     let (ids, width, targets) = micro_batch_layout(samples);
     let shape = Shape::new(config, samples.len(), width);
-    let rows = ids.len();
     let hidden = config.hidden_size;
-    let gpt2 = config.architecture == Architecture::Gpt2;
     let blocks = Blocks { arch: config.architecture, weights: &weights[..embed_at], shape, positions: Positions::new(shape, &rotary_frequencies(config)), per_layer: n };
 
     // Forward: each block's saved activations, or only its input when recomputing.
     let started = Instant::now();
-    let mut x = embed(weights[embed_at].w, &ids, hidden);
-    if gpt2 {
-        let table = weights[extra_at].w;
-        for (row, &p) in x.chunks_mut(hidden).zip(&blocks.positions.of_row) {
-            row.iter_mut().zip(&table[p as usize * hidden..(p as usize + 1) * hidden]).for_each(|(x, e)| *x += e);
-        }
-    }
+    let ends = Ends::new(config, weights);
+    let mut x = ends.embed(&ids, &blocks.positions.of_row);
     let mut saved: Vec<Saved> = Vec::new();
     let mut inputs: Vec<Vec<f32>> = Vec::new();
     for l in 0..layers {
@@ -203,14 +195,7 @@ fn micro_batch(config: &ModelConfig, weights: &[Weight], grads: &mut [Grads], sa
         }
         x = out;
     }
-    let (final_hidden, stats) = if gpt2 {
-        gpt2::final_norm(&x, &weights[norm_at], config.norm_eps, rows)
-    } else {
-        let mut out = vec![0f32; x.len()];
-        let mut inv_rms = vec![0f32; rows];
-        rms_norm(&x, weights[norm_at].w, config.norm_eps, &mut out, &mut inv_rms);
-        (out, [inv_rms, Vec::new()])
-    };
+    let (final_hidden, stats) = ends.final_norm(&x);
 
     // The loss head at the loss tokens.
     let head_started = Instant::now();
@@ -232,11 +217,7 @@ fn micro_batch(config: &ModelConfig, weights: &[Weight], grads: &mut [Grads], sa
 
     // Backward, last block first.
     let backward_started = Instant::now();
-    let mut dx = if gpt2 {
-        gpt2::final_norm_backward(&d_hidden, &x, &weights[norm_at], &mut grads[norm_at], &stats)
-    } else {
-        final_norm_backward(&d_hidden, &x, weights[norm_at].w, &stats[0], grads[norm_at].w.as_deref_mut())
-    };
+    let mut dx = ends.final_norm_backward(grads, &d_hidden, &x, &stats);
     drop((x, d_hidden));
     for l in (0..layers).rev() {
         let s = match inputs.pop() {
@@ -245,14 +226,7 @@ fn micro_batch(config: &ModelConfig, weights: &[Weight], grads: &mut [Grads], sa
         };
         dx = blocks.backward(l, grads, s, &dx);
     }
-    if let Some(g) = grads[embed_at].w.as_deref_mut() {
-        embed_backward(g, &ids, &dx, hidden);
-    }
-    if gpt2 {
-        if let Some(g) = grads[extra_at].w.as_deref_mut() {
-            embed_backward(g, &blocks.positions.of_row, &dx, hidden);
-        }
-    }
+    ends.embed_backward(grads, &ids, &blocks.positions.of_row, &dx);
     let seconds = |from: Instant, to: Instant| (to - from).as_secs_f64();
     summary.add_phases(seconds(started, head_started), seconds(head_started, backward_started), backward_started.elapsed().as_secs_f64());
     Ok(true)

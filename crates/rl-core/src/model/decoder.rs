@@ -12,7 +12,8 @@ use super::{validate_weights, Architecture, ModelConfig, Weights};
 use crate::error::{CoreError, ErrorCode, Result};
 use crate::generate::kv_cache::KvCache;
 use crate::kernels::flash_attention::KeySpan;
-use crate::layerwise::infer::{self, in_out_copies, reads_copies, InOutCopies};
+use crate::layerwise::copies::{in_out_copies, reads_copies, InOutCopies};
+use crate::layerwise::infer;
 use crate::layerwise::{rotary_frequencies, Positions};
 
 pub struct Decoder {
