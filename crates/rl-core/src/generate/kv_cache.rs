@@ -91,26 +91,10 @@ impl KvCache {
         Ok((out.pop().expect("keys"), v))
     }
 
-    /// Keeps only the given rows (ascending indices into the current batch).
+    /// Makes row i of the cache a copy of row `rows[i]` of the current batch: the rows that
+    /// stay when others have finished, or one prefilled prompt repeated for the sequences
+    /// that share it.
     pub fn keep_rows(&mut self, rows: &[usize]) -> Result<()> {
-        if rows.windows(2).any(|w| w[0] >= w[1]) || rows.last().is_some_and(|&r| r >= self.batch) {
-            return Err(CoreError::new(ErrorCode::Compute, "KV cache: the rows to keep must be ascending indices of the batch"));
-        }
-        let per_row = self.kv_heads * self.capacity * self.head_dim;
-        for buffer in self.layers.iter_mut().flatten() {
-            // Ascending rows move towards the front, so copying in order never overwrites a row still to move.
-            for (to, &from) in rows.iter().enumerate() {
-                buffer.copy_within(from * per_row..(from + 1) * per_row, to * per_row);
-            }
-            buffer.truncate(rows.len() * per_row);
-        }
-        self.batch = rows.len();
-        Ok(())
-    }
-
-    /// Makes row i of the cache a copy of row `rows[i]` of the current batch (rows may
-    /// repeat: one prefilled prompt shared by several sequences).
-    pub fn gather_rows(&mut self, rows: &[usize]) -> Result<()> {
         if rows.iter().any(|&r| r >= self.batch) {
             return Err(CoreError::new(ErrorCode::Compute, "KV cache: a row to copy is outside the batch"));
         }

@@ -142,7 +142,7 @@ pub fn generate(decoder: &Decoder, prompts: &[Vec<u32>], options: &GenerateOptio
     let mut cache = KvCache::new(config, distinct.len(), longest + options.max_new_tokens)?;
     let mut logits = prefill(decoder, &distinct_prompts, &distinct_pad, &mut cache)?;
     if distinct.len() < prompts.len() {
-        cache.gather_rows(&copy_of)?;
+        cache.keep_rows(&copy_of)?;
         logits = logits.index_select(&Tensor::from_vec(copy_of.iter().map(|&d| d as u32).collect::<Vec<_>>(), copy_of.len(), &Device::Cpu)?, 0)?;
     }
     // Indices (into `rows`) of the rows in the cache, ascending. Finished rows stay in it

@@ -6,23 +6,21 @@
 use rayon::prelude::*;
 
 use super::matmul::SOME_ROWS;
-use super::weights::{lookup, weight_names, Indices, Locked};
+use super::weights::{weight_names, EngineTensors, Indices};
 use crate::error::Result;
-use crate::model::{Architecture, ModelConfig, Weights};
+use crate::model::{Architecture, ModelConfig};
 
 /// The matrices stored [out, in] (every Llama block matrix, the output projection) in the
 /// [in, out] layout, by `weight_names` index (None for the rest).
 pub(crate) type InOutCopies = Vec<Option<Vec<f32>>>;
 
-pub(crate) fn in_out_copies(config: &ModelConfig, weights: &Weights) -> Result<InOutCopies> {
-    let names = weight_names(config);
+pub(crate) fn in_out_copies(config: &ModelConfig, tensors: &EngineTensors) -> Result<InOutCopies> {
     let at = Indices::new(config);
-    let tensors = lookup(&names, |n| weights.get(n))?;
-    let locks = Locked::new(tensors.iter().map(|t| Some(*t)));
+    let locks = tensors.lock().weights;
     let llama = config.architecture == Architecture::Llama;
-    (0..names.len())
+    (0..weight_names(config).len())
         .map(|i| {
-            if !(i == at.head || (llama && i < at.embed && tensors[i].rank() == 2)) {
+            if !(i == at.head || (llama && i < at.embed && tensors.weight(i).rank() == 2)) {
                 return Ok(None);
             }
             let w = locks.get(i)?.expect("every weight is present");

@@ -7,8 +7,7 @@
 use crate::error::Result;
 use crate::generate::kv_cache::{KvCache, KvLayer};
 use crate::kernels::{decode_attention, flash_attention};
-use crate::model::layers::LoraFactors;
-use crate::model::{Architecture, ModelConfig, Weights};
+use crate::model::{Architecture, ModelConfig};
 
 use super::copies::InOutCopies;
 use super::linear::Weight;
@@ -16,26 +15,18 @@ use super::matmul::{self, Layout};
 use super::ends::Ends;
 use super::ops::{from_heads, to_heads};
 use super::shape::{Positions, Shape};
-use super::weights::{bias_name, lookup, per_layer, weight_names, Indices, Locked, WeightLocks};
+use super::weights::{per_layer, EngineTensors, Indices, Locked};
 use super::{gpt2, llama};
 
 /// The final hidden states [rows, hidden] of `ids` (`positions.of_row.len()` rows: the
 /// batch's new columns, row-major), whose keys and values are appended to `cache`.
 /// `copies` are the [in, out] copies of the matrices, for passes that read them.
-pub(crate) fn forward(config: &ModelConfig, weights: &Weights, copies: Option<&InOutCopies>, ids: &[u32], positions: Positions, cache: &mut KvCache) -> Result<Vec<f32>> {
+pub(crate) fn forward(config: &ModelConfig, tensors: &EngineTensors, copies: Option<&InOutCopies>, ids: &[u32], positions: Positions, cache: &mut KvCache) -> Result<Vec<f32>> {
     let rows = ids.len();
     let time = rows / cache.batch().max(1);
     cache.check_room(time)?;
-    let names = weight_names(config);
-    let tensors = lookup(&names, |n| weights.get(n))?;
-    // Adapters ride beside their weights when a decoder is given unmerged LoRA factors.
-    let adapter = |j: usize| Locked::new(names.iter().map(|n| n.strip_suffix(".weight").and_then(|m| weights.get(&LoraFactors::names(m)[j]))));
-    let locks = WeightLocks {
-        weights: Locked::new(tensors.iter().map(|t| Some(*t))),
-        biases: Locked::new(names.iter().map(|n| bias_name(n).and_then(|b| weights.get(&b)))),
-        adapters: [adapter(0), adapter(1)],
-    };
-    // The factors are A and s * B: the scale is already in B.
+    let locks = tensors.lock();
+    // Unmerged LoRA factors are A and s * B: the scale is already in B.
     let mut w = locks.views(config, 1.0)?;
     let at = Indices::new(config);
     if let Some(copies) = copies {
@@ -65,11 +56,9 @@ pub(crate) fn forward(config: &ModelConfig, weights: &Weights, copies: Option<&I
 
 /// Logits [rows, vocab] of final hidden states [rows, hidden] through the output projection
 /// (its [in, out] copy when given).
-pub(crate) fn logits(config: &ModelConfig, weights: &Weights, copies: Option<&InOutCopies>, hidden: &[f32]) -> Result<Vec<f32>> {
+pub(crate) fn logits(config: &ModelConfig, tensors: &EngineTensors, copies: Option<&InOutCopies>, hidden: &[f32]) -> Result<Vec<f32>> {
     let at = Indices::new(config);
-    let name = &weight_names(config)[at.head];
-    let head = lookup(std::slice::from_ref(name), |n| weights.get(n))?[0];
-    let lock = Locked::new([Some(head)]);
+    let lock = Locked::new([Some(tensors.weight(at.head))]);
     let (w, layout) = match copies.and_then(|c| c[at.head].as_deref()) {
         Some(copy) => (copy, Layout::InOut),
         None => (lock.get(0)?.expect("the head is present"), Layout::OutIn),

@@ -10,7 +10,8 @@ use super::linear::{Adapter, Weight};
 use super::matmul::Layout;
 use super::{gpt2, llama};
 use crate::error::{CoreError, ErrorCode, Result};
-use crate::model::{Architecture, ModelConfig};
+use crate::model::layers::LoraFactors;
+use crate::model::{Architecture, ModelConfig, Weights};
 
 /// Weights per block.
 pub(crate) fn per_layer(config: &ModelConfig) -> usize {
@@ -117,6 +118,44 @@ impl WeightLocks<'_> {
                 Ok(Weight { w, layout, bias: self.biases.get(i)?, lora })
             })
             .collect()
+    }
+}
+
+/// A decoder's tensors in the engine's order, with their biases and any unmerged LoRA
+/// factors (A and s * B), looked up by name once: a pass then only locks them.
+pub(crate) struct EngineTensors {
+    weights: Vec<Tensor>,
+    biases: Vec<Option<Tensor>>,
+    adapters: [Vec<Option<Tensor>>; 2],
+}
+
+impl EngineTensors {
+    pub fn new(config: &ModelConfig, weights: &Weights) -> Result<Self> {
+        let names = weight_names(config);
+        let find = |name: Option<String>| name.and_then(|n| weights.get(&n).cloned());
+        let adapter = |j: usize| names.iter().map(|n| find(n.strip_suffix(".weight").map(|m| LoraFactors::names(m)[j].clone()))).collect();
+        Ok(EngineTensors {
+            weights: lookup(&names, |n| weights.get(n))?.into_iter().cloned().collect(),
+            biases: names.iter().map(|n| find(bias_name(n))).collect(),
+            adapters: [adapter(0), adapter(1)],
+        })
+    }
+
+    /// Tensor `i` (in `weight_names` order).
+    pub fn weight(&self, i: usize) -> &Tensor {
+        &self.weights[i]
+    }
+
+    /// Every tensor held for a pass (the adapters' scale is already in their B).
+    pub fn lock(&self) -> WeightLocks<'_> {
+        fn some(ts: &[Option<Tensor>]) -> Locked<'_> {
+            Locked::new(ts.iter().map(Option::as_ref))
+        }
+        WeightLocks {
+            weights: Locked::new(self.weights.iter().map(Some)),
+            biases: some(&self.biases),
+            adapters: [some(&self.adapters[0]), some(&self.adapters[1])],
+        }
     }
 }
 

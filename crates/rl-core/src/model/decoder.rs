@@ -14,15 +14,15 @@ use crate::generate::kv_cache::KvCache;
 use crate::kernels::flash_attention::KeySpan;
 use crate::layerwise::copies::{in_out_copies, reads_copies, InOutCopies};
 use crate::layerwise::infer;
+use crate::layerwise::weights::EngineTensors;
 use crate::layerwise::{rotary_frequencies, Positions};
 
 pub struct Decoder {
     model: Model,
-    /// The weights, for the layer-wise engine's passes.
-    weights: Weights,
-    /// Whether passes with a KV cache run on the layer-wise engine: f32 weights that build
-    /// no graph (generation and scoring). The rest (training's reference, f64) is candle's.
-    layerwise: bool,
+    /// The weights in the layer-wise engine's order, when passes with a KV cache and the
+    /// logits run on it: f32 weights that build no graph (generation and scoring). The rest
+    /// (training's reference, f64) is candle's.
+    engine: Option<EngineTensors>,
     /// The layer-wise engine's [in, out] copies of the matrices, made when a decode step
     /// first needs them and dropped by `weights_changed`.
     copies: Mutex<Option<Arc<InOutCopies>>>,
@@ -112,8 +112,14 @@ impl Decoder {
             Architecture::Llama => Model::Llama(Llama::new(config, weights)?),
         };
         let layerwise = weights.values().all(|w| w.dtype() == DType::F32 && !w.track_op());
+        let engine = if layerwise { Some(EngineTensors::new(config, weights)?) } else { None };
         let weight_bytes = weights.values().map(|w| w.elem_count() * w.dtype().size_in_bytes()).sum();
-        Ok(Decoder { model, weights: weights.clone(), layerwise, copies: Mutex::new(None), weight_bytes })
+        Ok(Decoder { model, engine, copies: Mutex::new(None), weight_bytes })
+    }
+
+    /// The engine's tensors, when this pass runs on it (outside tests' reference switch).
+    fn on_engine(&self) -> Option<&EngineTensors> {
+        self.engine.as_ref().filter(|_| !reference_path())
     }
 
     /// Says that the weights' values changed (an optimizer step, restored adapters): what
@@ -123,13 +129,13 @@ impl Decoder {
     }
 
     /// The [in, out] copies for a layer-wise pass of `rows` rows, when it reads them.
-    fn copies_for(&self, rows: usize) -> Result<Option<Arc<InOutCopies>>> {
+    fn copies_for(&self, engine: &EngineTensors, rows: usize) -> Result<Option<Arc<InOutCopies>>> {
         if !reads_copies(rows, self.weight_bytes) {
             return Ok(None);
         }
         let mut copies = self.copies.lock().unwrap_or_else(|e| e.into_inner());
         if copies.is_none() {
-            *copies = Some(Arc::new(in_out_copies(self.config(), &self.weights)?));
+            *copies = Some(Arc::new(in_out_copies(self.config(), engine)?));
         }
         Ok(copies.clone())
     }
@@ -151,11 +157,11 @@ impl Decoder {
         }
         let offset = cache.as_ref().map_or(0, |c| c.len());
         let max_positions = self.config().max_position_embeddings;
-        if let Some(cache) = cache.as_deref_mut().filter(|_| self.layerwise && !reference_path()) {
+        if let (Some(cache), Some(engine)) = (cache.as_deref_mut(), self.on_engine()) {
             let (positions, spans) = token_layout(left_pad, offset, time, max_positions)?;
             let ids = ids.flatten_all()?.to_vec1::<u32>()?;
-            let copies = self.copies_for(ids.len())?;
-            let hidden = infer::forward(self.config(), &self.weights, copies.as_deref(), &ids, Positions::of_rows(positions, spans, &rotary_frequencies(self.config())), cache)?;
+            let copies = self.copies_for(engine, ids.len())?;
+            let hidden = infer::forward(self.config(), engine, copies.as_deref(), &ids, Positions::of_rows(positions, spans, &rotary_frequencies(self.config())), cache)?;
             return Ok(Tensor::from_vec(hidden, (batch, time, self.config().hidden_size), &Device::Cpu)?);
         }
         let ctx = Context::new(left_pad, offset, time, max_positions, self.dtype())?;
@@ -206,11 +212,11 @@ impl Decoder {
 
     /// The output projection: [rows, hidden] (or [..., hidden]) -> logits [rows, vocab].
     pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
-        if self.layerwise && !reference_path() && hidden.dtype() == DType::F32 && !hidden.track_op() {
+        if let Some(engine) = self.on_engine().filter(|_| hidden.dtype() == DType::F32 && !hidden.track_op()) {
             let (dims, vocab) = (hidden.dims().to_vec(), self.config().vocab_size);
             let values = hidden.flatten_all()?.to_vec1::<f32>()?;
-            let copies = self.copies_for(values.len() / self.config().hidden_size)?;
-            let logits = infer::logits(self.config(), &self.weights, copies.as_deref(), &values)?;
+            let copies = self.copies_for(engine, values.len() / self.config().hidden_size)?;
+            let logits = infer::logits(self.config(), engine, copies.as_deref(), &values)?;
             let mut shape = dims[..dims.len() - 1].to_vec();
             shape.push(vocab);
             return Ok(Tensor::from_vec(logits, shape, &Device::Cpu)?);
